@@ -1,0 +1,57 @@
+# Single entry point. Every target creates the venv from requirements.lock
+# first if it is missing or older than the lock.
+#
+#   make run    demo: stock vs noisy GRU on JapaneseVowels, test accuracy
+#   make test   the test suite
+#   make bench  layer speed benchmark (prints a table)
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Python 3.10 is required (TFX 1.16.0 wheels). Looked for, in order: $PYTHON,
+# python3.10 on PATH, pyenv's 3.10.x installs. Each candidate must report 3.10.
+find_python310 = $(shell for c in "$$PYTHON" python3.10 \
+    $$(ls -d "$$HOME"/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V -r); do \
+      [ -n "$$c" ] && "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
+        >/dev/null 2>&1 && { command -v "$$c" || echo "$$c"; } && break; \
+    done)
+
+.PHONY: venv run test bench lock data clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock setup.py
+	@py="$(find_python310)"; \
+	if [ -z "$$py" ]; then \
+	  echo "error: Python 3.10 not found (TFX 1.16.0 needs it). Install it," \
+	       "e.g. 'pyenv install 3.10.13', or set PYTHON=/path/to/python3.10." >&2; \
+	  exit 1; \
+	fi; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/noisy-rnn demo
+
+test: $(STAMP)
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/layers_bench.py
+
+# Regenerates the lock from requirements.in (needs uv: pip install uv).
+lock:
+	uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
+	  --no-header --annotation-style line requirements.in -o requirements.lock
+
+# Rebuilds data/japanese_vowels.csv from the raw UEA files.
+data:
+	python3 data/convert_japanese_vowels.py --source ../shared/data/japanese_vowels \
+	  --output data/japanese_vowels.csv
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Dataset specifications (``<name>/dataset.yaml`` + ``schema.pbtxt``)."""
