@@ -8,13 +8,23 @@ Subcommands:
 import argparse
 import os
 import sys
+import warnings
+from importlib import metadata
 
 from pipeline import __version__
+
+STACK = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
+         "apache-beam", "tensorflow-model-analysis")
 
 
 def _cmd_version(_args):
     print(f"tfx-noisy-rnn {__version__}")
     print(f"python {sys.version.split()[0]}")
+    for package in STACK:
+        try:
+            print(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            print(f"{package} not installed")
 
 
 def _cmd_demo(args):
@@ -47,6 +57,9 @@ def build_parser():
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning,
+                            module="google.api_core")
     args = build_parser().parse_args(argv)
     args.func(args)
 
