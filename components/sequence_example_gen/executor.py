@@ -1,0 +1,158 @@
+"""SequenceExampleGen executor: a long CSV -> train/eval tf.Examples, in Beam.
+
+Rows are grouped by ``sequence_id`` and ordered by ``step``; each group becomes
+one example (``sequences`` mode) or its sliding windows (``windows`` mode).
+Splits come from the split column, or by time: the latest ``eval_fraction``
+of each series' windows (windows mode) or of the sequences in file order
+(sequences mode). Windows of one series are never split at random, which
+would leak the future into training.
+"""
+
+import json
+import math
+import os
+
+import apache_beam as beam
+from absl import logging
+from google.protobuf import json_format, struct_pb2
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+from components.sequence_example_gen import examples as rules
+from schemas.spec import DatasetSpec
+
+REPORT_FILE = "sequence_example_gen_report.json"
+
+
+def spec_from_exec_properties(exec_properties):
+    """The DatasetSpec packed into the component's custom_config."""
+    custom_config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY],
+        custom_config)
+    struct = struct_pb2.Struct()
+    custom_config.custom_config.Unpack(struct)
+    return DatasetSpec.from_dict(json_format.MessageToDict(struct)["dataset"])
+
+
+def _write_json(values, path):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(values, f, indent=1, sort_keys=True)
+
+
+def _read_rows(csv_path):
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        yield from rules.parse_rows(csv_path, f)
+
+
+def _sequence_examples(keyed_rows, spec):
+    sequence_id, rows = keyed_rows
+    ordered = rules.order_sequence(spec, sequence_id, list(rows))
+    split, example = rules.sequence_example(spec, sequence_id, ordered)
+    yield beam.pvalue.TaggedOutput("counts", ("sequences", 1))
+    yield min(line for line, _, _ in ordered), split, example
+
+
+def _window_examples(keyed_rows, spec):
+    sequence_id, rows = keyed_rows
+    ordered = rules.order_sequence(spec, sequence_id, list(rows))
+    cutoff = None
+    if spec.eval_fraction is not None:  # latest fraction of this series
+        cutoff = math.ceil(len(ordered) * (1 - spec.eval_fraction))
+    yield beam.pvalue.TaggedOutput("counts", ("series", 1))
+    for split, position, example in rules.window_examples(spec, sequence_id,
+                                                          ordered):
+        if split == "skipped":
+            yield beam.pvalue.TaggedOutput("counts", ("skipped_windows",
+                                                      position))
+            continue
+        if cutoff is not None:
+            split = "eval" if position >= cutoff else "train"
+        yield 0, split, example
+
+
+def _split_by_file_order(first_line, example_splits, eval_fraction):
+    """Sequences mode, time split: the last fraction in file order is eval."""
+    ordered = sorted(example_splits)
+    cutoff_index = math.ceil(len(ordered) * (1 - eval_fraction))
+    cutoff_line = ordered[cutoff_index] if cutoff_index < len(ordered) else None
+    return "eval" if cutoff_line is not None and first_line >= cutoff_line \
+        else "train"
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+    """Reads the spec's CSV once and emits the train and eval splits."""
+
+    def GetInputSourceToExamplePTransform(self):
+        raise NotImplementedError("SequenceExampleGen splits in "
+                                  "GenerateExamplesByBeam")
+
+    def GenerateExamplesByBeam(self, pipeline, exec_properties):
+        spec = spec_from_exec_properties(exec_properties)
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+            input_config)
+        csv_path = os.path.join(
+            exec_properties[standard_component_specs.INPUT_BASE_KEY],
+            input_config.splits[0].pattern)
+        spec = DatasetSpec.from_dict({**spec.to_dict(), "csv": csv_path})
+
+        to_examples = (_sequence_examples if spec.mode == "sequences"
+                       else _window_examples)
+        results = (
+            pipeline
+            | "CsvPath" >> beam.Create([csv_path])
+            | "ReadRows" >> beam.FlatMap(_read_rows)
+            | "KeyBySequence" >> beam.Map(
+                lambda line_row: (line_row[1][spec.sequence_id], line_row))
+            | "GroupSequences" >> beam.GroupByKey()
+            | "ToExamples" >> beam.FlatMap(to_examples, spec)
+            .with_outputs("counts", main="examples"))
+        examples = results.examples
+        if spec.mode == "sequences" and spec.eval_fraction is not None:
+            first_lines = (examples | "FirstLines" >> beam.Map(lambda t: t[0])
+                           | "AllFirstLines" >> beam.combiners.ToList())
+            examples = examples | "SplitByTime" >> beam.Map(
+                lambda t, lines: (t[0], _split_by_file_order(
+                    t[0], lines, spec.eval_fraction), t[2]),
+                lines=beam.pvalue.AsSingleton(first_lines))
+
+        split_examples, counts = {}, [results.counts]
+        for split in rules.SPLITS:
+            split_examples[split] = (
+                examples
+                | f"Select[{split}]" >> beam.Filter(
+                    lambda t, split=split: t[1] == split)
+                | f"Example[{split}]" >> beam.Map(lambda t: t[2]))
+            counts.append(
+                split_examples[split]
+                | f"Count[{split}]" >> beam.combiners.Count.Globally()
+                | f"Key[{split}]" >> beam.Map(
+                    lambda n, split=split: (f"examples_{split}", n)))
+        report_path = self._report_path
+        (counts
+         | "AllCounts" >> beam.Flatten()
+         | "SumCounts" >> beam.CombinePerKey(sum)
+         | "CountsDict" >> beam.combiners.ToDict()
+         | "WriteReport" >> beam.Map(_write_json, report_path))
+        return split_examples
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY])
+        self._report_path = os.path.join(examples.uri, REPORT_FILE)
+        super().Do(input_dict, output_dict, exec_properties)
+        with open(self._report_path, encoding="utf-8") as f:
+            report = json.load(f)
+        for key, value in sorted(report.items()):
+            examples.set_int_custom_property(key, value)
+        logging.info("SequenceExampleGen: %s", report)
+        spec = spec_from_exec_properties(exec_properties)
+        for split in rules.SPLITS:
+            if not report.get(f"examples_{split}"):
+                raise rules.DataError(
+                    f"{spec.path}: the split produced no {split} examples "
+                    f"from {spec.csv} (counts: {report})")

@@ -1,0 +1,94 @@
+"""Pipeline settings: one dataclass, with defaults for the JapaneseVowels run."""
+
+import dataclasses
+import os
+from typing import List, Optional
+
+from schemas.spec import load_spec
+
+CELLS = ("gru", "lstm")
+NOISE_CHOICES = ("none", "additive", "multiplicative")
+INITIAL_STATES = ("zeros", "trainable")
+
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory",
+                     "--direct_num_workers=1")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """What the Trainer builds (see `pipeline.model.build_model`)."""
+
+    cell: str = "gru"
+    units: int = 64
+    layers: int = 1
+    initial_state: str = "trainable"
+    noise: str = "additive"
+    noise_std: float = 0.3
+    noise_std_trainable: bool = False
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    train_steps: int = 600
+    eval_every: int = 50
+    early_stopping_patience: int = 4
+    seed: int = 0
+
+    def validate(self):
+        """ValueError naming the option at fault."""
+        def fail(name, problem):
+            raise ValueError(f"model option --{name.replace('_', '-')}: "
+                             f"{problem}")
+        if self.cell not in CELLS:
+            fail("cell", f"must be one of {CELLS}, got {self.cell!r}")
+        if self.noise not in NOISE_CHOICES:
+            fail("noise", f"must be one of {NOISE_CHOICES}, got {self.noise!r}")
+        if self.initial_state not in INITIAL_STATES:
+            fail("initial_state", f"must be one of {INITIAL_STATES}, got "
+                                  f"{self.initial_state!r}")
+        for name in ("units", "layers", "batch_size", "train_steps",
+                     "eval_every", "early_stopping_patience"):
+            if getattr(self, name) < 1:
+                fail(name, f"must be >= 1, got {getattr(self, name)}")
+        if not self.noise_std >= 0:
+            fail("noise_std", f"must be >= 0, got {self.noise_std}")
+        if not self.learning_rate > 0:
+            fail("learning_rate", f"must be > 0, got {self.learning_rate}")
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Everything `create_pipeline` needs.
+
+    ``output`` holds the pipeline root, the MLMD SQLite store and the pushed
+    models (``<output>/serving/<model_name>/<version>/``).
+    """
+
+    dataset: str
+    output: str
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    pipeline_name: Optional[str] = None
+    model_name: Optional[str] = None
+    min_accuracy: float = 0.5       # classification blessing threshold
+    max_mae: Optional[float] = None  # regression blessing threshold
+    enable_cache: bool = True
+    beam_pipeline_args: List[str] = dataclasses.field(
+        default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+
+    def __post_init__(self):
+        self.dataset = os.path.abspath(self.dataset)
+        self.output = os.path.abspath(self.output)
+        self.spec = load_spec(self.dataset)
+        self.pipeline_name = self.pipeline_name or self.spec.name
+        self.model_name = self.model_name or self.spec.name
+        self.model.validate()
+
+    @property
+    def pipeline_root(self):
+        return os.path.join(self.output, "pipeline_root")
+
+    @property
+    def metadata_path(self):
+        return os.path.join(self.output, "metadata.sqlite")
+
+    @property
+    def serving_dir(self):
+        return os.path.join(self.output, "serving", self.model_name)

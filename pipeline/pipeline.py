@@ -1,0 +1,131 @@
+"""`create_pipeline`: wires the components, and nothing else.
+
+SequenceExampleGen -> StatisticsGen -> (ImportSchemaGen | SchemaGen) ->
+ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator
+(baseline: latest blessed model) -> Pusher.
+"""
+
+import dataclasses
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from components.anomalies_gate import AnomaliesGate
+from components.baseline_resolver import LatestBlessedBaselineStrategy
+from components.sequence_example_gen import SequenceExampleGen
+from pipeline import features as names
+from pipeline.config import PipelineConfig
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA config: the blessing threshold, and 'no worse than the baseline'.
+
+    Classification: sparse categorical accuracy >= ``min_accuracy``.
+    Regression: MAE <= ``max_mae`` (if set); RMSE reported.
+    """
+    spec = config.spec
+    tiny = {"value": 1e-10}
+    if spec.task == "classification":
+        model_spec = tfma.ModelSpec(
+            signature_name="serving_default", label_key=names.LABEL_KEY,
+            prediction_key="probabilities",
+            preprocessing_function_names=["transform_features"])
+        metrics = [tfma.MetricConfig(
+            class_name="SparseCategoricalAccuracy",
+            threshold=tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    lower_bound={"value": config.min_accuracy}),
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -1e-10})))]
+    else:
+        model_spec = tfma.ModelSpec(
+            signature_name="serving_default", label_key=spec.label,
+            prediction_key="prediction")
+        value_threshold = None
+        if config.max_mae is not None:
+            value_threshold = tfma.GenericValueThreshold(
+                upper_bound={"value": config.max_mae})
+        metrics = [
+            tfma.MetricConfig(
+                class_name="MeanAbsoluteError",
+                threshold=tfma.MetricThreshold(
+                    value_threshold=value_threshold,
+                    change_threshold=tfma.GenericChangeThreshold(
+                        direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                        absolute=tiny))),
+            tfma.MetricConfig(class_name="RootMeanSquaredError")]
+    return tfma.EvalConfig(
+        model_specs=[model_spec], slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
+    """The TFX pipeline for ``config``'s dataset and model."""
+    spec = config.spec
+    example_gen = SequenceExampleGen(dataset=spec)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"])
+    if spec.schema:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=spec.schema)
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"],
+            infer_feature_shape=False)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"])
+    anomalies_gate = AnomaliesGate(
+        anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="pipeline.preprocessing.preprocessing_fn",
+        custom_config={"features": spec.features, "label": spec.label,
+                       "task": spec.task},
+        disable_statistics=True)
+    transform.add_upstream_node(anomalies_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn="pipeline.model.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.model.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=None),
+        custom_config={"model": dataclasses.asdict(config.model),
+                       "dataset": spec.to_dict()})
+
+    baseline = tfx.dsl.Resolver(
+        strategy_class=LatestBlessedBaselineStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_baseline")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        schema=schema_gen.outputs["schema"],
+        eval_config=eval_config(config))
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen,
+                    example_validator, anomalies_gate, transform, trainer,
+                    baseline, evaluator, pusher],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                config.metadata_path)),
+        beam_pipeline_args=list(config.beam_pipeline_args))
