@@ -66,7 +66,7 @@ def _cmd_run(args):
     print(f"pipeline {config.pipeline_name}: {config.spec.path} -> "
           f"{config.output}")
     try:
-        summary = runner.run(config, verbose=args.verbose)
+        summary = runner.run(config)
     except Exception as error:  # a component failed: say which and why
         raise SystemExit(f"error: pipeline failed: {error}") from None
     runner.print_summary(summary)
@@ -97,8 +97,6 @@ def build_parser():
                           " default: in_memory DirectRunner, 1 worker")
     run.add_argument("--no-cache", action="store_true",
                      help="re-run every component")
-    run.add_argument("--verbose", action="store_true",
-                     help="show TFX's own logs")
     _add_model_options(run)
     run.set_defaults(func=_cmd_run)
 

@@ -24,6 +24,9 @@ def _batch_size(tensor):
     return tf.shape(tensor, out_type=tf.int64)[0]
 
 
+# Straight-line TF code: AutoGraph conversion (of this and every TFT function
+# it calls) only costs tracing time.
+@tf.autograph.experimental.do_not_convert
 def preprocessing_fn(inputs, custom_config):
     """Z-scores every feature channel over all steps of all training examples
     and encodes the label.

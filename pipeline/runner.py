@@ -1,13 +1,13 @@
 """Runs the pipeline locally (LocalDagRunner, Beam DirectRunner) and reports.
 
 While it runs, each component's start and end is printed with its duration
-(cached executions are marked); afterwards the run is summarised from MLMD:
+and state (complete, or cached); afterwards the run is summarised from MLMD:
 per-component state, evaluation metrics, the blessing and the pushed path.
 """
 
 import dataclasses
-import logging
 import os
+import threading
 import time
 from typing import Dict, List, Optional
 
@@ -19,6 +19,10 @@ from tfx.orchestration import metadata
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
+_FINAL_STATES = (metadata_store_pb2.Execution.COMPLETE,
+                 metadata_store_pb2.Execution.CACHED,
+                 metadata_store_pb2.Execution.FAILED,
+                 metadata_store_pb2.Execution.CANCELED)
 STATE_NAMES = {metadata_store_pb2.Execution.COMPLETE: "complete",
                metadata_store_pb2.Execution.CACHED: "cached",
                metadata_store_pb2.Execution.FAILED: "failed",
@@ -26,26 +30,66 @@ STATE_NAMES = {metadata_store_pb2.Execution.COMPLETE: "complete",
                metadata_store_pb2.Execution.CANCELED: "canceled"}
 
 
-class _ProgressHandler(logging.Handler):
-    """Turns LocalDagRunner's log lines into component start/end lines."""
+class _ProgressMonitor(threading.Thread):
+    """Prints each component's start and end by polling MLMD.
 
-    def __init__(self, echo):
-        super().__init__(logging.INFO)
-        self.echo, self.started, self.cached = echo, {}, set()
-        self.current = None
+    (TFX components reset absl's log level while they run, so watching the
+    runner's log lines is unreliable; MLMD's executions are the record.)
+    """
 
-    def emit(self, record):
-        if record.msg == "Component %s is running.":
-            self.current = record.args[0]
-            self.started[self.current] = time.perf_counter()
-            self.echo(f"  {self.current:<28} started")
-        elif record.msg == "A cached execution %d is used.":
-            self.cached.add(self.current)
-        elif record.msg == "Component %s is finished.":
-            node = record.args[0]
-            seconds = time.perf_counter() - self.started.get(node, 0)
-            note = " (cached)" if node in self.cached else ""
-            self.echo(f"  {node:<28} finished in {seconds:6.1f} s{note}")
+    def __init__(self, config, echo, since_ms, interval=0.5):
+        super().__init__(daemon=True)
+        self.config, self.echo, self.since_ms = config, echo, since_ms
+        self.interval, self.done = interval, threading.Event()
+        self.started, self.finished = set(), set()
+
+    def run(self):
+        while not self.done.wait(self.interval):
+            self.poll()
+        self.poll()
+
+    def stop(self):
+        self.done.set()
+        self.join()
+
+    def poll(self):
+        if not os.path.exists(self.config.metadata_path):
+            return
+        try:
+            with _metadata(self.config) as m:
+                run = _latest_run(m.store, self.since_ms)
+                if run is None:
+                    return
+                executions = sorted(m.store.get_executions_by_context(run.id),
+                                    key=lambda e: e.id)
+                for execution in executions:
+                    self._report(m.store, execution)
+        except Exception:  # pylint: disable=broad-except
+            return  # the store is being created or locked; next poll
+
+    def _report(self, store, execution):
+        node = _node_id(store, execution)
+        if execution.id not in self.started:
+            self.started.add(execution.id)
+            self.echo(f"  {node:<28} started")
+        state = execution.last_known_state
+        if state in _FINAL_STATES and execution.id not in self.finished:
+            self.finished.add(execution.id)
+            seconds = (execution.last_update_time_since_epoch -
+                       execution.create_time_since_epoch) / 1000
+            self.echo(f"  {node:<28} {STATE_NAMES[state]:<9} {seconds:6.1f} s")
+
+
+def _metadata(config):
+    return metadata.Metadata(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path))
+
+
+def _latest_run(store, since_ms=0):
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+            if c.create_time_since_epoch >= since_ms]
+    return max(runs, key=lambda c: c.create_time_since_epoch) if runs else None
 
 
 @dataclasses.dataclass
@@ -57,29 +101,26 @@ class RunSummary:
     metrics: Dict[str, float]
     blessed: Optional[bool]
     pushed_path: Optional[str]
+    resolvers: List[str] = dataclasses.field(default_factory=list)
     wall_seconds: float = 0.0
 
     def executed(self) -> List[str]:
-        """Components that ran (not served from the cache)."""
-        return sorted(n for n, s in self.states.items() if s == "complete")
+        """Components that ran (not served from the cache); resolvers, which
+        only query MLMD, are not components."""
+        return sorted(n for n, s in self.states.items()
+                      if s == "complete" and n not in self.resolvers)
 
 
-def run(config: PipelineConfig, echo=print, verbose=False) -> RunSummary:
+def run(config: PipelineConfig, echo=print) -> RunSummary:
     """Compiles and runs the pipeline; returns its `RunSummary`."""
     os.makedirs(config.output, exist_ok=True)
-    absl_logger = logging.getLogger("absl")
-    handler = _ProgressHandler(echo)
-    saved = absl_logger.level, absl_logger.propagate
-    absl_logger.setLevel(logging.INFO)
-    absl_logger.propagate = verbose
-    absl_logger.addHandler(handler)
     start = time.perf_counter()
+    monitor = _ProgressMonitor(config, echo, since_ms=int(time.time() * 1000))
+    monitor.start()
     try:
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
     finally:
-        absl_logger.removeHandler(handler)
-        absl_logger.setLevel(saved[0])
-        absl_logger.propagate = saved[1]
+        monitor.stop()
     summary = summarize_latest_run(config)
     summary.wall_seconds = time.perf_counter() - start
     return summary
@@ -108,16 +149,15 @@ def _latest_output(store, executions, node, key):
 
 def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     """Reads the latest pipeline run of ``config`` back from MLMD."""
-    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(
-        config.metadata_path)
-    with metadata.Metadata(connection) as m:
+    with _metadata(config) as m:
         store = m.store
-        runs = [c for c in store.get_contexts_by_type("pipeline_run")]
-        latest = max(runs, key=lambda c: c.create_time_since_epoch)
+        latest = _latest_run(store)
         executions = store.get_executions_by_context(latest.id)
-        states, seconds = {}, {}
+        states, seconds, resolvers = {}, {}, []
         for execution in executions:
             node = _node_id(store, execution)
+            if execution.type.endswith("resolver.Resolver"):
+                resolvers.append(node)
             states[node] = STATE_NAMES.get(execution.last_known_state,
                                            str(execution.last_known_state))
             seconds[node] = (execution.last_update_time_since_epoch -
@@ -141,7 +181,8 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         pushed_path = pushed.custom_properties[
             "pushed_destination"].string_value
-    return RunSummary(states, seconds, metrics, blessed, pushed_path)
+    return RunSummary(states, seconds, metrics, blessed, pushed_path,
+                      resolvers)
 
 
 def print_summary(summary: RunSummary, echo=print):

@@ -50,7 +50,7 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
     raw_spec = tf_transform_output.raw_feature_spec()
     examples_spec = tf.TensorSpec([None], tf.string, name="examples")
 
-    @tf.function(input_signature=[examples_spec])
+    @tf.function(input_signature=[examples_spec], autograph=False)
     def serve_examples(examples):
         raw = tf.io.parse_example(examples, serving_spec)
         transformed = model.tft_layer(raw)
@@ -65,7 +65,7 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
         return {"prediction": scaled * transformed[names.LABEL_STD_KEY] +
                 transformed[names.LABEL_MEAN_KEY]}
 
-    @tf.function(input_signature=[examples_spec])
+    @tf.function(input_signature=[examples_spec], autograph=False)
     def transform_features(examples):
         return model.tft_layer(tf.io.parse_example(examples, raw_spec))
 
