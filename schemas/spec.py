@@ -71,6 +71,12 @@ class DatasetSpec:
 
     @classmethod
     def from_dict(cls, values):
+        """Inverse of `to_dict`; also accepts the JSON/Struct round trip, which
+        turns integers into floats."""
+        values = dict(values)
+        for key in ("window", "horizon", "stride"):
+            if values.get(key) is not None:
+                values[key] = int(values[key])
         return cls(**values)
 
     @property
