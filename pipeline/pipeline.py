@@ -40,7 +40,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                     absolute={"value": -1e-10})))]
     else:
         model_spec = tfma.ModelSpec(
-            signature_name="serving_default", label_key=spec.label,
+            signature_name="serving_default", label_key=spec.label_feature,
             prediction_key="prediction")
         value_threshold = None
         if config.max_mae is not None:
@@ -82,8 +82,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="pipeline.preprocessing.preprocessing_fn",
-        custom_config={"features": spec.features, "label": spec.label,
-                       "task": spec.task},
+        custom_config={"features": spec.features,
+                       "label": spec.label_feature, "task": spec.task},
         disable_statistics=True)
     transform.add_upstream_node(anomalies_gate)
 

@@ -46,7 +46,7 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
       class_names: classification: list of class labels by class id.
     """
     model.tft_layer = tf_transform_output.transform_features_layer()
-    serving_spec = _raw_serving_spec(tf_transform_output, spec.label)
+    serving_spec = _raw_serving_spec(tf_transform_output, spec.label_feature)
     raw_spec = tf_transform_output.raw_feature_spec()
     examples_spec = tf.TensorSpec([None], tf.string, name="examples")
 

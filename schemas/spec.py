@@ -80,6 +80,14 @@ class DatasetSpec:
         return cls(**values)
 
     @property
+    def label_feature(self):
+        """The examples' label feature: ``label``, or ``<label>_target`` when
+        the label column is also a feature (forecasting a channel)."""
+        if self.label in self.features:
+            return f"{self.label}_target"
+        return self.label
+
+    @property
     def csv_columns(self):
         """Columns the CSV must have."""
         columns = [self.sequence_id, self.step, *self.features, self.label]

@@ -1,10 +1,12 @@
 """Loads a SavedModel the way TF Serving does: TensorFlow only, no project.
 
-Run as ``python -I saved_model_probe.py MODEL_DIR INPUTS.npy OUTPUTS.npy``.
-The project's packages are made unimportable first (they may be installed in
-the same venv), so the model must stand on its own graph. Prints a JSON line:
-``{"project_importable": bool, "random_ops": [...], "output_keys": [...]}``
-and saves the ``serving_default`` outputs (first output key) to OUTPUTS.npy.
+Run as ``python -I saved_model_probe.py MODEL_DIR INPUTS OUTPUTS.npy [KEY]``
+where INPUTS is a ``.npy`` float array or a gzipped TFRecord file of
+serialized tf.Examples. The project's packages are made unimportable first
+(they may be installed in the same venv), so the model must stand on its own
+graph. Prints a JSON line: ``{"project_importable": bool, "random_ops": [...],
+"output_keys": [...]}`` and saves the ``serving_default`` output KEY (default:
+the first in sorted order) to OUTPUTS.npy.
 """
 
 import importlib.abc
@@ -36,7 +38,14 @@ def op_types(concrete_function):
              for node in fn.node_def})
 
 
-def main(model_dir, inputs_path, outputs_path):
+def load_inputs(path):
+    if path.endswith(".npy"):
+        return tf.constant(np.load(path))
+    records = tf.data.TFRecordDataset([path], compression_type="GZIP")
+    return tf.constant([record.numpy() for record in records])
+
+
+def main(model_dir, inputs_path, outputs_path, key=None):
     try:
         import layers  # noqa: F401
         project_importable = True
@@ -44,12 +53,12 @@ def main(model_dir, inputs_path, outputs_path):
         project_importable = False
     signature = tf.saved_model.load(model_dir).signatures["serving_default"]
     random_ops = sorted(op for op in op_types(signature) if "Random" in op)
-    outputs = signature(tf.constant(np.load(inputs_path)))
+    outputs = signature(load_inputs(inputs_path))
     keys = sorted(outputs)
-    np.save(outputs_path, outputs[keys[0]].numpy())
+    np.save(outputs_path, outputs[key or keys[0]].numpy())
     print(json.dumps({"project_importable": project_importable,
                       "random_ops": random_ops, "output_keys": keys}))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

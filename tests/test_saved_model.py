@@ -1,22 +1,17 @@
 """A model built from every preset saves as a SavedModel that serves without
 the project: same outputs, deterministic, no random op in the signature."""
 
-import json
-import pathlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from clean_process import probe_saved_model
 
 from layers import (NoisyGRU, NoisyLSTM,
                     TrainableInitialStateAndConstantNoiseGRU,
                     TrainableInitialStateAndConstantNoiseLSTM,
                     TrainableInitialStateGRU, TrainableInitialStateLSTM)
 
-PROBE = pathlib.Path(__file__).with_name("saved_model_probe.py")
 
 
 def build_model():
@@ -60,15 +55,11 @@ def test_loads_in_a_process_without_the_project_with_identical_outputs(
         saved, tmp_path):
     model, model_dir, x = saved
     np.save(tmp_path / "in.npy", x)
-    run = subprocess.run(
-        [sys.executable, "-I", str(PROBE), str(model_dir),
-         str(tmp_path / "in.npy"), str(tmp_path / "out.npy")],
-        capture_output=True, text=True, cwd=tmp_path, check=True)
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report, outputs = probe_saved_model(model_dir, tmp_path / "in.npy",
+                                        tmp_path)
     assert report["project_importable"] is False
     assert report["random_ops"] == []
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
-                                  model(x, training=False))
+    np.testing.assert_array_equal(outputs, model(x, training=False))
 
 
 def test_serving_signature_is_deterministic_and_training_is_not(saved):

@@ -100,7 +100,7 @@ def _label_feature(spec, line, row):
 def _example(spec, sequence_id, values_by_feature, label_feature, extra=None):
     features = {name: tf.train.Feature(float_list=tf.train.FloatList(
         value=values)) for name, values in values_by_feature.items()}
-    features[spec.label] = label_feature
+    features[spec.label_feature] = label_feature
     features["sequence_id"] = tf.train.Feature(bytes_list=tf.train.BytesList(
         value=[sequence_id.encode()]))
     features.update(extra or {})
