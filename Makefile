@@ -1,8 +1,9 @@
 # Single entry point. Every target creates the venv from requirements.lock
 # first if it is missing or older than the lock.
 #
-#   make run    demo: stock vs noisy GRU on JapaneseVowels, test accuracy
+#   make run    the TFX pipeline on JapaneseVowels -> runs/jv (pushed model)
 #   make test   the test suite
+#   make demo   plain-Keras look: stock vs noisy GRUs on JapaneseVowels
 #   make bench  layer speed benchmark (prints a table)
 
 VENV   := .venv
@@ -17,7 +18,7 @@ find_python310 = $(shell for c in "$$PYTHON" python3.10 \
         >/dev/null 2>&1 && { command -v "$$c" || echo "$$c"; } && break; \
     done)
 
-.PHONY: venv run test bench lock data clean
+.PHONY: venv run demo test bench lock data clean
 
 venv: $(STAMP)
 
@@ -35,6 +36,10 @@ $(STAMP): requirements.lock setup.py
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(VENV)/bin/noisy-rnn run --dataset schemas/japanese_vowels/dataset.yaml \
+	  --output runs/jv $(RUN_ARGS)
+
+demo: $(STAMP)
 	$(VENV)/bin/noisy-rnn demo
 
 test: $(STAMP)

@@ -30,6 +30,18 @@ def test_version_names_the_project_and_the_pinned_stack():
     assert "tfx 1.16.0" in out and "tensorflow 2.16.2" in out
 
 
+def test_run_reports_a_bad_dataset_spec_by_file_line_and_key(tmp_path):
+    spec = tmp_path / "dataset.yaml"
+    spec.write_text("name: x\ncsv: x.csv\nmode: frames\nsequence_id: id\n"
+                    "step: t\nfeatures: [a]\nlabel: y\ntask: regression\n"
+                    "split: {eval_fraction: 0.2}\n")
+    run = subprocess.run([str(NOISY_RNN), "run", "--dataset", str(spec),
+                          "--output", str(tmp_path / "out")],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode != 0
+    assert f"error: {spec}: line 3: key 'mode': must be one of" in run.stderr
+
+
 def test_demo_data_is_z_scored_and_padded_from_the_csv():
     data = demo.load_japanese_vowels("data/japanese_vowels.csv")
     (x_train, y_train), (x_eval, y_eval) = data["train"], data["eval"]
