@@ -5,6 +5,7 @@ runs them per sequence inside a Beam pipeline. Every rejected input raises
 `DataError` naming the CSV file, its line and the column.
 """
 
+import csv
 import math
 
 import tensorflow as tf
@@ -22,7 +23,6 @@ def parse_rows(csv_path, lines):
     ``lines`` iterates over the file's lines (header first). Raises
     `DataError` for an empty file or a row with the wrong number of fields.
     """
-    import csv  # local: keeps the module importable in Beam workers cheaply
     reader = csv.reader(lines)
     header = next(reader, None)
     if not header:
