@@ -3,7 +3,7 @@
 `NoisyStateGRU` and `NoisyStateLSTM` are the stock `tf_keras` GRU / LSTM
 layers with their cell replaced by `NoisyStateGRUCell` / `NoisyStateLSTMCell`.
 That keeps every stock behaviour (arguments, masking, ragged inputs,
-``Bidirectional``, stacking, stateful) and three execution paths:
+``Bidirectional``, stacking, stateful) and two execution paths:
 
 * **inference**, and training without noise: the stock layer's fused kernel
   (cuDNN-eligible on GPU), fed the trainable initial state when there is one.
@@ -75,7 +75,7 @@ class _NoisyStateLayerMixin:
 
         Mirrors the stock layers' per-step cell loop, except that the noise
         of all steps is drawn in one op before the loop and fed to it as a
-        second input sequence (a random op per step costs ~2x more).
+        second input sequence (measured faster than a random op per step).
         """
         inputs, row_lengths = backend.convert_inputs_if_ragged(inputs)
         is_ragged_input = row_lengths is not None
