@@ -13,8 +13,8 @@ from typing import Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
 from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -82,7 +82,7 @@ class _ProgressMonitor(threading.Thread):
 
 def _metadata(config):
     return metadata.Metadata(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata.sqlite_metadata_connection_config(
             config.metadata_path))
 
 
@@ -118,7 +118,7 @@ def run(config: PipelineConfig, echo=print) -> RunSummary:
     monitor = _ProgressMonitor(config, echo, since_ms=int(time.time() * 1000))
     monitor.start()
     try:
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+        LocalDagRunner().run(create_pipeline(config))
     finally:
         monitor.stop()
     summary = summarize_latest_run(config)

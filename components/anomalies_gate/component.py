@@ -9,8 +9,10 @@ each anomaly by split and feature.
 import os
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
+from tfx.types.standard_artifacts import ExampleAnomalies
 
 
 class AnomaliesFound(RuntimeError):
@@ -37,10 +39,8 @@ def describe_anomalies(anomalies_artifact):
     return problems
 
 
-@tfx.dsl.components.component
-def AnomaliesGate(
-    anomalies: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ExampleAnomalies]):
+@component
+def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]):
     """Raises `AnomaliesFound` listing every anomaly, if there is any.
 
     Example:
