@@ -94,7 +94,7 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         preprocessing_fn="pipeline.preprocessing.preprocessing_fn",
         custom_config={"features": spec.features,
                        "label": spec.label_feature, "task": spec.task},
-        disable_statistics=True)
+        disable_statistics=True, disable_analyzer_cache=True)
     transform.add_upstream_node(anomalies_gate)
 
     trainer = Trainer(
