@@ -78,6 +78,14 @@ def test_sequences_are_grouped_ordered_by_step_and_split_by_column(tmp_path):
     assert floats(evaluation, "a") == [5, 7]
 
 
+def test_sequences_split_by_time_put_the_latest_in_eval(tmp_path):
+    rows = [[f"s{i}", t, i, t, "x", ""] for i in range(10) for t in range(3)]
+    spec = make_spec(tmp_path, rows, split="{eval_fraction: 0.3}")
+    out, report = run_executor(spec, tmp_path)
+    assert (report["examples_train"], report["examples_eval"]) == (7, 3)
+    assert sorted(floats(e, "a")[0] for e in out["eval"]) == [7, 8, 9]
+
+
 def test_windows_split_by_time_never_leak_the_future(tmp_path):
     rows = [["s", t, t, -t, 10 * t, ""] for t in range(20)]
     rows.remove(["s", 7, 7, -7, 70, ""])  # a gap: windows over it are skipped

@@ -73,13 +73,13 @@ def _window_examples(keyed_rows, spec):
         yield 0, split, example
 
 
-def _split_by_file_order(first_line, example_splits, eval_fraction):
-    """Sequences mode, time split: the last fraction in file order is eval."""
-    ordered = sorted(example_splits)
+def _eval_cutoff_line(first_lines, eval_fraction):
+    """Sequences mode, time split: the first line of the earliest sequence
+    in the eval part (the last ``eval_fraction`` of sequences in file order);
+    None if that part is empty."""
+    ordered = sorted(first_lines)
     cutoff_index = math.ceil(len(ordered) * (1 - eval_fraction))
-    cutoff_line = ordered[cutoff_index] if cutoff_index < len(ordered) else None
-    return "eval" if cutoff_line is not None and first_line >= cutoff_line \
-        else "train"
+    return ordered[cutoff_index] if cutoff_index < len(ordered) else None
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -113,12 +113,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             .with_outputs("counts", main="examples"))
         examples = results.examples
         if spec.mode == "sequences" and spec.eval_fraction is not None:
-            first_lines = (examples | "FirstLines" >> beam.Map(lambda t: t[0])
-                           | "AllFirstLines" >> beam.combiners.ToList())
+            cutoff = (examples | "FirstLines" >> beam.Map(lambda t: t[0])
+                      | "AllFirstLines" >> beam.combiners.ToList()
+                      | "CutoffLine" >> beam.Map(_eval_cutoff_line,
+                                                 spec.eval_fraction))
             examples = examples | "SplitByTime" >> beam.Map(
-                lambda t, lines: (t[0], _split_by_file_order(
-                    t[0], lines, spec.eval_fraction), t[2]),
-                lines=beam.pvalue.AsSingleton(first_lines))
+                lambda t, cut: (t[0], "eval" if cut is not None and
+                                t[0] >= cut else "train", t[2]),
+                cut=beam.pvalue.AsSingleton(cutoff))
 
         split_examples, counts = {}, [results.counts]
         for split in rules.SPLITS:
