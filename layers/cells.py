@@ -70,7 +70,8 @@ class _CarriedStateCellMixin:
                   for vector in self.initial_state_vectors]
         return states if len(states) > 1 else states[0]
 
-    def _carried_state_config(self):
+    def carried_state_config(self):
+        """The constructor arguments this mixin adds, for `get_config`."""
         noise = self.carried_state_noise
         return {
             "initial_state_mode": self.initial_state_mode,
@@ -147,7 +148,7 @@ class NoisyStateGRUCell(_CarriedStateCellMixin, tf_keras.layers.GRUCell):
                                  noisy_state_names=("h",))
 
     def get_config(self):
-        return {**super().get_config(), **self._carried_state_config()}
+        return {**super().get_config(), **self.carried_state_config()}
 
 
 @tf_keras.saving.register_keras_serializable(package="noisy_rnn")
@@ -195,5 +196,5 @@ class NoisyStateLSTMCell(_CarriedStateCellMixin, tf_keras.layers.LSTMCell):
             noisy_state_names=("h", "c") if noise_on_cell_state else ("h",))
 
     def get_config(self):
-        return {**super().get_config(), **self._carried_state_config(),
+        return {**super().get_config(), **self.carried_state_config(),
                 "noise_on_cell_state": self.noise_on_cell_state}

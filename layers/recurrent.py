@@ -130,7 +130,7 @@ class _NoisyStateLayerMixin:
         return self.cell.carried_state_noise
 
     def get_config(self):
-        return {**super().get_config(), **self.cell._carried_state_config()}
+        return {**super().get_config(), **self.cell.carried_state_config()}
 
 
 @tf_keras.saving.register_keras_serializable(package="noisy_rnn")

@@ -6,6 +6,8 @@ from typing import List, Optional
 
 from schemas.spec import load_spec
 
+# Mirrors layers.noise (not imported: it loads TensorFlow, and the CLI builds
+# its parser from ModelConfig on every call, --help included).
 CELLS = ("gru", "lstm")
 NOISE_CHOICES = ("none", "additive", "multiplicative")
 INITIAL_STATES = ("zeros", "trainable")

@@ -41,7 +41,7 @@ class _ProgressMonitor(threading.Thread):
         super().__init__(daemon=True)
         self.config, self.echo, self.since_ms = config, echo, since_ms
         self.interval, self.done = interval, threading.Event()
-        self.started, self.finished = set(), set()
+        self.nodes, self.finished = {}, set()  # by execution id
 
     def run(self):
         while not self.done.wait(self.interval):
@@ -68,16 +68,21 @@ class _ProgressMonitor(threading.Thread):
             return  # the store is being created or locked; next poll
 
     def _report(self, store, execution):
-        node = _node_id(store, execution)
-        if execution.id not in self.started:
-            self.started.add(execution.id)
-            self.echo(f"  {node:<28} started")
+        if execution.id in self.finished:
+            return
+        if execution.id not in self.nodes:
+            self.nodes[execution.id] = _node_id(store, execution)
+            self.echo(f"  {self.nodes[execution.id]:<28} started")
         state = execution.last_known_state
-        if state in _FINAL_STATES and execution.id not in self.finished:
+        if state in _FINAL_STATES:
             self.finished.add(execution.id)
-            seconds = (execution.last_update_time_since_epoch -
-                       execution.create_time_since_epoch) / 1000
-            self.echo(f"  {node:<28} {STATE_NAMES[state]:<9} {seconds:6.1f} s")
+            self.echo(f"  {self.nodes[execution.id]:<28} "
+                      f"{STATE_NAMES[state]:<9} {_seconds(execution):6.1f} s")
+
+
+def _seconds(execution):
+    return (execution.last_update_time_since_epoch -
+            execution.create_time_since_epoch) / 1000
 
 
 def _metadata(config):
@@ -133,18 +138,18 @@ def _node_id(store, execution):
     return str(execution.id)
 
 
-def _latest_output(store, executions, node, key):
+def _latest_output(store, executions_by_node, node, key):
     """The artifact a node's execution of this run output under ``key``."""
-    for execution in executions:
-        if _node_id(store, execution) != node:
-            continue
-        events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type in (metadata_store_pb2.Event.OUTPUT,
-                                metadata_store_pb2.Event.DECLARED_OUTPUT)
-                  and any(step.key == key for step in e.path.steps)]
-        if events:
-            return store.get_artifacts_by_id([events[-1].artifact_id])[0]
-    return None
+    execution = executions_by_node.get(node)
+    if execution is None:
+        return None
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type in (metadata_store_pb2.Event.OUTPUT,
+                            metadata_store_pb2.Event.DECLARED_OUTPUT)
+              and any(step.key == key for step in e.path.steps)]
+    if not events:
+        return None
+    return store.get_artifacts_by_id([events[-1].artifact_id])[0]
 
 
 def summarize_latest_run(config: PipelineConfig) -> RunSummary:
@@ -153,19 +158,16 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
         store = m.store
         latest = _latest_run(store)
         executions = store.get_executions_by_context(latest.id)
-        states, seconds, resolvers = {}, {}, []
-        for execution in executions:
-            node = _node_id(store, execution)
-            if execution.type.endswith("resolver.Resolver"):
-                resolvers.append(node)
-            states[node] = STATE_NAMES.get(execution.last_known_state,
-                                           str(execution.last_known_state))
-            seconds[node] = (execution.last_update_time_since_epoch -
-                             execution.create_time_since_epoch) / 1000
-        evaluation = _latest_output(store, executions, "Evaluator",
-                                    "evaluation")
-        blessing = _latest_output(store, executions, "Evaluator", "blessing")
-        pushed = _latest_output(store, executions, "Pusher", "pushed_model")
+        by_node = {_node_id(store, e): e for e in executions}
+        states = {node: STATE_NAMES.get(e.last_known_state,
+                                        str(e.last_known_state))
+                  for node, e in by_node.items()}
+        seconds = {node: _seconds(e) for node, e in by_node.items()}
+        resolvers = [node for node, e in by_node.items()
+                     if e.type.endswith("resolver.Resolver")]
+        evaluation = _latest_output(store, by_node, "Evaluator", "evaluation")
+        blessing = _latest_output(store, by_node, "Evaluator", "blessing")
+        pushed = _latest_output(store, by_node, "Pusher", "pushed_model")
 
     metrics = {}
     if evaluation is not None:

@@ -87,14 +87,6 @@ class DatasetSpec:
             return f"{self.label}_target"
         return self.label
 
-    @property
-    def csv_columns(self):
-        """Columns the CSV must have."""
-        columns = [self.sequence_id, self.step, *self.features, self.label]
-        if self.split_column:
-            columns.append(self.split_column)
-        return list(dict.fromkeys(columns))
-
 
 def _key_lines(text):
     """Maps each top-level key of a YAML mapping to its 1-based line."""

@@ -8,6 +8,7 @@ of each series' windows (windows mode) or of the sequences in file order
 would leak the future into training.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -98,7 +99,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         csv_path = os.path.join(
             exec_properties[standard_component_specs.INPUT_BASE_KEY],
             input_config.splits[0].pattern)
-        spec = DatasetSpec.from_dict({**spec.to_dict(), "csv": csv_path})
+        spec = dataclasses.replace(spec, csv=csv_path)
 
         to_examples = (_sequence_examples if spec.mode == "sequences"
                        else _window_examples)
