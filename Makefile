@@ -5,6 +5,7 @@
 #   make test   the test suite
 #   make demo   plain-Keras look: stock vs noisy GRUs on JapaneseVowels
 #   make bench  layer speed benchmark (prints a table)
+#   make serving-bench  pushed noisy model vs stock GRU serving latency
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -18,7 +19,7 @@ find_python310 = $(shell for c in "$$PYTHON" python3.10 \
         >/dev/null 2>&1 && { command -v "$$c" || echo "$$c"; } && break; \
     done)
 
-.PHONY: venv run demo test bench lock data clean
+.PHONY: venv run demo test bench serving-bench lock data clean
 
 venv: $(STAMP)
 
@@ -47,6 +48,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/layers_bench.py
+
+# Uses the model pushed under runs/jv (runs the pipeline first if none).
+serving-bench: $(STAMP)
+	$(PY) bench/serving_bench.py --output runs/jv
 
 # Regenerates the lock from requirements.in (needs uv: pip install uv).
 lock:

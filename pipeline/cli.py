@@ -1,8 +1,11 @@
 """The ``noisy-rnn`` command line.
 
 Subcommands:
-  version   print the project's and the stack's versions
-  demo      stock GRU vs noisy GRUs on JapaneseVowels, test accuracy per seed
+  run            the TFX pipeline on a dataset (LocalDagRunner)
+  deploy-config  TF Serving models.config, docker command, Kubernetes manifest
+  predict        a CSV's sequences -> TF Serving (REST/gRPC) or a SavedModel
+  version        print the project's and the stack's versions
+  demo           stock GRU vs noisy GRUs on JapaneseVowels, test accuracy
 """
 
 import argparse
@@ -77,6 +80,60 @@ def _cmd_run(args):
     os._exit(0)  # pylint: disable=protected-access
 
 
+def _model_name(args):
+    """``--model-name``, else the dataset spec's name, else the only model
+    pushed under ``<output>/serving``."""
+    if args.model_name:
+        return args.model_name
+    if getattr(args, "dataset", None):
+        from schemas.spec import SpecError, load_spec
+        try:
+            return load_spec(args.dataset, check_csv=False).name
+        except SpecError as error:
+            raise SystemExit(f"error: {error}") from None
+    serving = os.path.join(args.output, "serving")
+    names = sorted(os.listdir(serving)) if os.path.isdir(serving) else []
+    if not names:
+        raise SystemExit(f"error: nothing pushed under {serving}: run "
+                         f"`noisy-rnn run --output {args.output}` first")
+    if len(names) != 1:
+        raise SystemExit(f"error: {serving} holds {len(names)} models "
+                         f"({', '.join(names) or 'none'}): pass --model-name")
+    return names[0]
+
+
+def _cmd_deploy_config(args):
+    from pipeline import deploy
+    model_name = _model_name(args)
+    dest = args.dest or os.path.join(args.output, "deploy")
+    try:
+        written = deploy.write_deploy_files(
+            os.path.join(args.output, "serving", model_name), model_name,
+            dest, num_versions=args.num_versions)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    versions = written.pop("versions")
+    print(f"model {model_name}: pushed versions {versions}")
+    for name, path in sorted(written.items()):
+        print(f"  wrote {path}")
+
+
+def _cmd_predict(args):
+    from pipeline import client
+    try:
+        count = client.predict_to_csv(
+            args.target, args.dataset, args.csv, output=args.out,
+            model_name=args.model_name, signature=args.signature,
+            rest_format=args.rest_format, batch_size=args.batch_size,
+            timeout=args.timeout, version=args.version)
+    except (ValueError, client.PredictionError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"{count} predictions from {args.target}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # pylint: disable=protected-access
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="noisy-rnn",
@@ -104,6 +161,53 @@ def build_parser():
                      help="re-run every component")
     _add_model_options(run)
     run.set_defaults(func=_cmd_run)
+
+    deploy_config = commands.add_parser(
+        "deploy-config", help="write TF Serving models.config, docker-run.sh "
+                              "and kubernetes.yaml for the pushed model")
+    deploy_config.add_argument("--output", required=True,
+                               help="the pipeline output folder (`run "
+                                    "--output`)")
+    deploy_config.add_argument("--model-name", default=None,
+                               help="default: the only model pushed under "
+                                    "<output>/serving")
+    deploy_config.add_argument("--dest", default=None,
+                               help="default: <output>/deploy")
+    deploy_config.add_argument("--num-versions", type=int, default=1,
+                               help="newest versions served at once "
+                                    "(default: %(default)s)")
+    deploy_config.set_defaults(func=_cmd_deploy_config)
+
+    predict = commands.add_parser(
+        "predict", help="predict a CSV's sequences with TF Serving (REST or "
+                        "gRPC) or a SavedModel")
+    predict.add_argument("--dataset", required=True,
+                         help="the model's dataset spec (columns, mode)")
+    predict.add_argument("--csv", required=True,
+                         help="long CSV: sequence_id, step and the feature "
+                              "columns (label and split optional)")
+    predict.add_argument("--target", required=True,
+                         help="http://host:8501 (REST), grpc://host:8500, or "
+                              "a SavedModel folder (a version, or the "
+                              "versions' parent: the latest)")
+    predict.add_argument("--model-name", default=None,
+                         help="served model name (default: the spec's name)")
+    predict.add_argument("--version", type=int, default=None,
+                         help="a specific served version")
+    predict.add_argument("--signature", choices=("examples", "sequences"),
+                         default=None,
+                         help="serving_default (tf.Example) or "
+                              "serving_sequences (float tensors); default: "
+                              "sequences over REST, examples otherwise")
+    predict.add_argument("--rest-format", choices=("instances", "inputs"),
+                         default="instances",
+                         help="REST row or columnar request format")
+    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--timeout", type=float, default=30.0,
+                         help="seconds per request")
+    predict.add_argument("--out", default=None,
+                         help="write the CSV here (default: stdout)")
+    predict.set_defaults(func=_cmd_predict)
 
     version = commands.add_parser("version", help="print versions")
     version.set_defaults(func=_cmd_version)

@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from schemas.spec import load_spec
 
@@ -72,6 +72,10 @@ class PipelineConfig:
     min_accuracy: float = 0.5       # classification blessing threshold
     max_mae: Optional[float] = None  # regression blessing threshold
     enable_cache: bool = True
+    # The Trainer's entry point (module path): swap in your own model code.
+    run_fn: str = "pipeline.model.run_fn"
+    # ServingValidator latency budgets (ms); unset keys keep its defaults.
+    latency_budgets_ms: Optional[Dict[str, float]] = None
     beam_pipeline_args: List[str] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_BEAM_ARGS))
 

@@ -6,10 +6,12 @@ exist) and returns class logits or the scaled regression target.
 """
 
 import dataclasses
+import io
 import json
 import math
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
@@ -139,20 +141,66 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
 
 def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
              batch_size, num_epochs=None):
-    """Batches of ``({"values", "mask"}, label)`` from transformed examples."""
+    """Batches of ``({"values", "mask"}, label)`` from raw examples, through
+    the Transform graph (Transform does not materialize its output)."""
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size,
-                                       label_key=names.LABEL_KEY,
                                        num_epochs=num_epochs),
-        tf_transform_output.transformed_metadata.schema)
+        tf_transform_output.raw_metadata.schema)
+    tft_layer = tf_transform_output.transform_features_layer()
 
     @tf.autograph.experimental.do_not_convert
-    def to_model_inputs(features, label):
-        values, mask = signatures.to_sequences(features, spec.features)
-        return {"values": values, "mask": mask}, tf.reshape(label, [-1])
+    def to_model_inputs(raw):
+        transformed = tft_layer(raw)
+        values, mask = signatures.to_sequences(transformed, spec.features)
+        return ({"values": values, "mask": mask},
+                tf.reshape(transformed[names.LABEL_KEY], [-1]))
 
     return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE)
+
+
+MODEL_CONFIG = "model_config.json"  # in the ModelRun: what was trained
+REFERENCE_DIR = "serving_reference"
+REFERENCE_EXAMPLES = "examples.tfrecord"
+REFERENCE_OUTPUTS = "outputs.npz"
+
+
+def write_serving_reference(model, eval_files, tf_transform_output, spec,
+                            directory, count=64):
+    """Writes the first ``count`` raw eval examples and the trained Keras
+    model's in-process outputs on them (``probabilities`` or ``prediction``,
+    as the serving signature names them) to ``directory``.
+
+    The ServingValidator checks that the exported model, loaded in a clean
+    process, reproduces these outputs.
+    """
+    files = sorted(f for pattern in eval_files
+                   for f in tf.io.gfile.glob(pattern))
+    records = [r.numpy() for r in tf.data.TFRecordDataset(
+        files, compression_type="GZIP").take(count)]
+    raw = tf.io.parse_example(records, {
+        name: tf_transform_output.raw_feature_spec()[name]
+        for name in spec.features})
+    transformed = tf_transform_output.transform_features_layer()(raw)
+    values, mask = signatures.to_sequences(transformed, spec.features)
+    outputs = model({"values": values, "mask": mask}, training=False)
+    if spec.task == "classification":
+        reference = {"probabilities": tf.nn.softmax(outputs, -1).numpy()}
+    else:
+        reference = {"prediction": (
+            tf.squeeze(outputs, -1) * transformed[names.LABEL_STD_KEY] +
+            transformed[names.LABEL_MEAN_KEY]).numpy()}
+    tf.io.gfile.makedirs(directory)
+    with tf.io.TFRecordWriter(os.path.join(directory,
+                                           REFERENCE_EXAMPLES)) as writer:
+        for record in records:
+            writer.write(record)
+    buffer = io.BytesIO()  # np.savez seeks; GFile (any filesystem) cannot
+    np.savez(buffer, **reference)
+    with tf.io.gfile.GFile(os.path.join(directory, REFERENCE_OUTPUTS),
+                           "wb") as f:
+        f.write(buffer.getvalue())
 
 
 def run_fn(fn_args: FnArgs):
@@ -191,3 +239,9 @@ def run_fn(fn_args: FnArgs):
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir,
                                         "history.json"), "w") as f:
         json.dump(history, f)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir,
+                                        MODEL_CONFIG), "w") as f:
+        json.dump(dataclasses.asdict(config), f)
+    write_serving_reference(
+        model, fn_args.eval_files, tf_transform_output, spec,
+        os.path.join(fn_args.model_run_dir, REFERENCE_DIR))

@@ -2,7 +2,7 @@
 
 SequenceExampleGen -> StatisticsGen -> (ImportSchemaGen | SchemaGen) ->
 ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator
-(baseline: latest blessed model) -> Pusher.
+(baseline: latest blessed model) -> ServingValidator -> Pusher.
 """
 
 import dataclasses
@@ -23,6 +23,7 @@ from tfx.types import Channel, standard_artifacts
 from components.anomalies_gate import AnomaliesGate
 from components.baseline_resolver import LatestBlessedBaselineStrategy
 from components.sequence_example_gen import SequenceExampleGen
+from components.serving_validator import ServingValidator
 from pipeline import features as names
 from pipeline.config import PipelineConfig
 
@@ -94,12 +95,14 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         preprocessing_fn="pipeline.preprocessing.preprocessing_fn",
         custom_config={"features": spec.features,
                        "label": spec.label_feature, "task": spec.task},
-        disable_statistics=True, disable_analyzer_cache=True)
+        disable_statistics=True, disable_analyzer_cache=True,
+        # The Trainer applies the graph to the raw examples itself.
+        materialize=False)
     transform.add_upstream_node(anomalies_gate)
 
     trainer = Trainer(
-        run_fn="pipeline.model.run_fn",
-        examples=transform.outputs["transformed_examples"],
+        run_fn=config.run_fn,
+        examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.model.train_steps),
@@ -121,9 +124,19 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         schema=schema_gen.outputs["schema"],
         eval_config=eval_config(config))
 
-    pusher = Pusher(
+    serving_validator = ServingValidator(
         model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        examples=example_gen.outputs["examples"],
         model_blessing=evaluator.outputs["blessing"],
+        features=spec.features, model_name=config.model_name,
+        budgets_ms=config.latency_budgets_ms)
+
+    # No `model`: Pusher pushes the validated copy the InfraBlessing
+    # carries (with its warmup requests).
+    pusher = Pusher(
+        model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_validator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=config.serving_dir)))
@@ -133,7 +146,7 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
                     example_validator, anomalies_gate, transform, trainer,
-                    baseline, evaluator, pusher],
+                    baseline, evaluator, serving_validator, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(

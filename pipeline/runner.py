@@ -2,7 +2,8 @@
 
 While it runs, each component's start and end is printed with its duration
 and state (complete, or cached); afterwards the run is summarised from MLMD:
-per-component state, evaluation metrics, the blessing and the pushed path.
+per-component state, evaluation metrics, the blessing, the ServingValidator's
+report and the pushed path.
 """
 
 import dataclasses
@@ -108,6 +109,8 @@ class RunSummary:
     pushed_path: Optional[str]
     resolvers: List[str] = dataclasses.field(default_factory=list)
     wall_seconds: float = 0.0
+    serving_blessed: Optional[bool] = None  # the ServingValidator's verdict
+    serving_report: str = ""                # and its report.txt
 
     def executed(self) -> List[str]:
         """Components that ran (not served from the cache); resolvers, which
@@ -168,6 +171,7 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
         evaluation = _latest_output(store, by_node, "Evaluator", "evaluation")
         blessing = _latest_output(store, by_node, "Evaluator", "blessing")
         pushed = _latest_output(store, by_node, "Pusher", "pushed_model")
+        infra = _latest_output(store, by_node, "ServingValidator", "blessing")
 
     metrics = {}
     if evaluation is not None:
@@ -183,8 +187,16 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         pushed_path = pushed.custom_properties[
             "pushed_destination"].string_value
-    return RunSummary(states, seconds, metrics, blessed, pushed_path,
-                      resolvers)
+    summary = RunSummary(states, seconds, metrics, blessed, pushed_path,
+                         resolvers)
+    if infra is not None:
+        summary.serving_blessed = (
+            infra.custom_properties["blessed"].int_value == 1)
+        report = os.path.join(infra.uri, "report.txt")
+        if os.path.exists(report):
+            with open(report) as f:
+                summary.serving_report = f.read()
+    return summary
 
 
 def print_summary(summary: RunSummary, echo=print):
@@ -193,4 +205,6 @@ def print_summary(summary: RunSummary, echo=print):
     for name, value in sorted(summary.metrics.items()):
         echo(f"  {name}: {value:.4f}")
     echo(f"blessed: {summary.blessed}")
+    if summary.serving_report:
+        echo(summary.serving_report.rstrip())
     echo(f"pushed: {summary.pushed_path or 'no'}")

@@ -1,6 +1,25 @@
-"""Test setup: the tf_keras (Keras 2) stack, quiet TensorFlow logs."""
+"""Test setup: the tf_keras (Keras 2) stack, quiet TensorFlow logs, and one
+short JapaneseVowels pipeline run shared by the tests that need a real
+pushed model."""
 
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+# A short model config: enough for > 0.8 accuracy, a fraction of the time.
+SHORT = dict(units=32, train_steps=60, eval_every=30)
+
+
+@pytest.fixture(scope="session")
+def japanese_vowels(tmp_path_factory):
+    """``(PipelineConfig, RunSummary)`` of the real pipeline on
+    JapaneseVowels (short config), run once per test session."""
+    from pipeline import runner  # pylint: disable=import-outside-toplevel
+    from pipeline.config import ModelConfig, PipelineConfig  # pylint: disable=import-outside-toplevel
+    config = PipelineConfig(
+        dataset="schemas/japanese_vowels/dataset.yaml",
+        output=str(tmp_path_factory.mktemp("jv")), model=ModelConfig(**SHORT))
+    return config, runner.run(config)

@@ -61,3 +61,53 @@ def test_demo_trains_and_prints_test_accuracy_side_by_side():
     for row in rows.values():
         accuracy = float(re.search(r"\s(0\.\d{3}|1\.000)\s", row).group(1))
         assert 1 / 9 < accuracy <= 1.0  # better than chance after 3 epochs
+
+
+def test_deploy_config_writes_tf_serving_files_for_the_pushed_model(
+        japanese_vowels, tmp_path):
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+    config, summary = japanese_vowels
+    out = run_cli("deploy-config", "--output", config.output,
+                  "--dest", str(tmp_path), "--num-versions", "2")
+    version = pathlib.Path(summary.pushed_path).name
+    assert f"model japanese_vowels: pushed versions {version}" in out
+    parsed = text_format.Parse(
+        (tmp_path / "models.config").read_text(),
+        model_server_config_pb2.ModelServerConfig())
+    [model] = parsed.model_config_list.config
+    assert model.name == "japanese_vowels"
+    assert model.base_path == config.serving_dir
+    assert model.model_version_policy.latest.num_versions == 2
+    for name in ("docker-run.sh", "kubernetes.yaml", "models.docker.config"):
+        assert (tmp_path / name).is_file()
+
+
+def test_deploy_config_says_when_nothing_was_pushed(tmp_path):
+    run = subprocess.run([str(NOISY_RNN), "deploy-config", "--output",
+                          str(tmp_path)], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 1
+    assert f"nothing pushed under {tmp_path}/serving" in run.stderr
+
+
+def test_predict_prints_one_line_per_sequence_from_the_pushed_model(
+        japanese_vowels, tmp_path):
+    config, summary = japanese_vowels
+    with open("data/japanese_vowels.csv") as f:
+        lines = f.read().splitlines()
+    # Header + the first two sequences, without the speaker/split columns.
+    rows = [",".join(line.split(",")[:14]) for line in lines
+            if line.split(",")[0] in ("sequence_id", "train-000",
+                                      "train-001")]
+    (tmp_path / "new.csv").write_text("\n".join(rows) + "\n")
+    out = run_cli("predict", "--dataset", str(config.dataset), "--csv",
+                  str(tmp_path / "new.csv"), "--target", config.serving_dir)
+    header, *predictions = out.strip().splitlines()
+    assert header == "sequence_id,class,probability"
+    assert [p.split(",")[0] for p in predictions] == ["train-000",
+                                                      "train-001"]
+    for line in predictions:
+        _, speaker, probability = line.split(",")
+        assert speaker in {str(i) for i in range(1, 10)}
+        assert 0 < float(probability) <= 1

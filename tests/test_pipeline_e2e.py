@@ -17,13 +17,14 @@ import pytest
 import tensorflow as tf
 
 from clean_process import probe_saved_model
+from conftest import SHORT
 from components.anomalies_gate import AnomaliesFound
 from pipeline import runner
 from pipeline.config import ModelConfig, PipelineConfig
 
 COMPONENTS = ["AnomaliesGate", "Evaluator", "ExampleValidator", "Pusher",
-              "SequenceExampleGen", "StatisticsGen", "Trainer", "Transform"]
-SHORT = dict(units=32, train_steps=60, eval_every=30)
+              "SequenceExampleGen", "ServingValidator", "StatisticsGen",
+              "Trainer", "Transform"]
 
 
 def eval_examples_file(output):
@@ -39,14 +40,6 @@ def assert_pushed_under_a_numeric_version(summary, config):
     assert os.path.dirname(summary.pushed_path) == config.serving_dir
     assert re.fullmatch(r"\d+", os.path.basename(summary.pushed_path))
     assert os.path.isfile(os.path.join(summary.pushed_path, "saved_model.pb"))
-
-
-@pytest.fixture(scope="module")
-def japanese_vowels(tmp_path_factory):
-    config = PipelineConfig(
-        dataset="schemas/japanese_vowels/dataset.yaml",
-        output=str(tmp_path_factory.mktemp("jv")), model=ModelConfig(**SHORT))
-    return config, runner.run(config)
 
 
 def test_japanese_vowels_runs_every_component_and_pushes(japanese_vowels):

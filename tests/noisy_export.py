@@ -1,0 +1,28 @@
+"""A deliberately broken Trainer entry point for tests: it trains and
+exports like `pipeline.model.run_fn`, but every `NoisyStateGRU` /
+`NoisyStateLSTM` runs as if training, so the exported serving signatures
+keep the noise on at inference. The ServingValidator must refuse it."""
+
+import layers
+from pipeline import model
+
+
+def _noise_always_on(layer_class):
+    original = layer_class.call
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        return original(self, inputs, mask=mask, training=True,
+                        initial_state=initial_state)
+    return original, call
+
+
+def run_fn(fn_args):
+    """`pipeline.model.run_fn` with the noise left on at inference."""
+    patched = {}
+    for layer_class in (layers.NoisyStateGRU, layers.NoisyStateLSTM):
+        patched[layer_class], layer_class.call = _noise_always_on(layer_class)
+    try:
+        model.run_fn(fn_args)
+    finally:
+        for layer_class, original in patched.items():
+            layer_class.call = original
