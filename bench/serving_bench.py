@@ -6,7 +6,7 @@ Prints p50/p99 milliseconds of ``serving_default`` at batch 1 and 64 on real
 eval examples, and the noisy/stock ratio (target <= 1.02).
 
 Usage:
-    .venv/bin/python bench/serving_bench.py [--output runs/jv] [--repeats 300]
+    .venv/bin/python bench/serving_bench.py [--output runs/jv] [--repeats 1000]
 
 ``--output`` is a pipeline output folder; if nothing is pushed there yet, the
 default JapaneseVowels pipeline is run into it first (~1 min).
@@ -120,7 +120,7 @@ def main():
     parser.add_argument("--output", default="runs/jv")
     parser.add_argument("--dataset",
                         default="schemas/japanese_vowels/dataset.yaml")
-    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=1000)
     args = parser.parse_args()
     config = PipelineConfig(dataset=args.dataset, output=args.output)
     noisy_dir = pushed_model(config)

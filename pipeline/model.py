@@ -140,13 +140,17 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
 
 
 def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
-             batch_size, num_epochs=None):
+             batch_size, training, seed=0):
     """Batches of ``({"values", "mask"}, label)`` from raw examples, through
-    the Transform graph (Transform does not materialize its output)."""
+    the Transform graph (Transform does not materialize its output).
+
+    The Transform graph runs once per example: its output is cached, then
+    (training) shuffled, repeated and re-batched; eval is one ordered pass.
+    """
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size,
-                                       num_epochs=num_epochs),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, num_epochs=1,
+                                       shuffle=False),
         tf_transform_output.raw_metadata.schema)
     tft_layer = tf_transform_output.transform_features_layer()
 
@@ -157,7 +161,11 @@ def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
         return ({"values": values, "mask": mask},
                 tf.reshape(transformed[names.LABEL_KEY], [-1]))
 
-    return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(to_model_inputs).unbatch().cache()
+    if training:
+        dataset = dataset.shuffle(10000, seed=seed).repeat()
+    # Padding (mask False) is only added up to each batch's longest example.
+    return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 MODEL_CONFIG = "model_config.json"  # in the ModelRun: what was trained
@@ -223,10 +231,11 @@ def run_fn(fn_args: FnArgs):
     model = build_model(config, len(spec.features), len(class_names) or 1)
 
     train_data = input_fn(fn_args.train_files, fn_args.data_accessor,
-                          tf_transform_output, spec, config.batch_size)
+                          tf_transform_output, spec, config.batch_size,
+                          training=True, seed=config.seed)
     eval_data = input_fn(fn_args.eval_files, fn_args.data_accessor,
                          tf_transform_output, spec, config.batch_size,
-                         num_epochs=1)
+                         training=False)
     config = dataclasses.replace(
         config, train_steps=fn_args.train_steps or config.train_steps)
     history = train(model, train_data, eval_data, config,
