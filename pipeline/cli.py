@@ -2,6 +2,9 @@
 
 Subcommands:
   run            the TFX pipeline on a dataset (LocalDagRunner)
+  retrain        retrain on the latest data span if new (cron-safe)
+  schedule       retrain every period
+  split-spans    split a CSV by time into span-<N>/ folders
   deploy-config  TF Serving models.config, docker command, Kubernetes manifest
   predict        a CSV's sequences -> TF Serving (REST/gRPC) or a SavedModel
   version        print the project's and the stack's versions
@@ -16,6 +19,8 @@ import warnings
 from importlib import metadata
 
 from pipeline import __version__
+
+EXIT_BUSY = 75  # EX_TEMPFAIL: another retrain holds the lock
 
 STACK = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
          "apache-beam", "tensorflow-model-analysis")
@@ -52,20 +57,35 @@ def _add_model_options(parser):
                                help=f"default: {field.default}")
 
 
-def _cmd_run(args):
-    from pipeline import runner
+def _pipeline_config(args, **overrides):
+    """`PipelineConfig` from the pipeline options; exits on a bad option."""
     from pipeline.config import DEFAULT_BEAM_ARGS, ModelConfig, PipelineConfig
     from schemas.spec import SpecError
     model = ModelConfig(**{f.name: getattr(args, f.name)
                            for f in dataclasses.fields(ModelConfig)})
     try:
-        config = PipelineConfig(
+        return PipelineConfig(
             dataset=args.dataset, output=args.output, model=model,
             min_accuracy=args.min_accuracy, max_mae=args.max_mae,
-            enable_cache=not args.no_cache,
-            beam_pipeline_args=args.beam_arg or list(DEFAULT_BEAM_ARGS))
+            enable_cache=not args.no_cache, spans_dir=args.spans_dir,
+            warm_start=getattr(args, "warm_start", False),
+            beam_pipeline_args=args.beam_arg or list(DEFAULT_BEAM_ARGS),
+            **overrides)
     except (SpecError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
+
+
+def _exit_now(code=0):
+    """Skips interpreter teardown: TensorFlow's function finalizers then
+    print harmless "Exception ignored" tracebacks. Everything is written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # pylint: disable=protected-access
+
+
+def _cmd_run(args):
+    from pipeline import runner
+    config = _pipeline_config(args)
     print(f"pipeline {config.pipeline_name}: {config.spec.path} -> "
           f"{config.output}")
     try:
@@ -73,11 +93,80 @@ def _cmd_run(args):
     except Exception as error:  # a component failed: say which and why
         raise SystemExit(f"error: pipeline failed: {error}") from None
     runner.print_summary(summary)
-    # Skip interpreter teardown: TensorFlow's function finalizers then print
-    # harmless "Exception ignored" tracebacks. Everything is written by now.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # pylint: disable=protected-access
+    _exit_now()
+
+
+def _retrain_once(args):
+    from pipeline import retrain, runner
+    config = _pipeline_config(args)
+    try:
+        result = retrain.retrain(config, force=args.force)
+    except retrain.RetrainBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if result.summary is not None:
+        runner.print_summary(result.summary)
+    print(f"span {result.span}: {result.reason}")
+    print(f"served version: {result.served_version or 'none'}")
+    return 0
+
+
+def _cmd_retrain(args):
+    _exit_now(_retrain_once(args))
+
+
+def _cmd_schedule(args):
+    import time
+    from pipeline import retrain
+    try:
+        period = retrain.parse_every(args.every)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    while True:
+        print(f"[{time.strftime('%F %T')}] retrain", flush=True)
+        _retrain_once(args)
+        time.sleep(period)
+
+
+def _cmd_split_spans(args):
+    from pipeline import spans
+    from schemas.spec import SpecError, load_spec
+    try:
+        spec = load_spec(args.dataset)
+        paths = spans.split_into_spans(spec.csv, spec.step, args.dest,
+                                       args.spans,
+                                       cumulative=not args.disjoint)
+    except (SpecError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def _add_pipeline_options(parser, spans_required=False):
+    parser.add_argument("--dataset", required=True,
+                        help="dataset spec, e.g. schemas/japanese_vowels/"
+                             "dataset.yaml")
+    parser.add_argument("--output", required=True,
+                        help="folder for the pipeline root, MLMD and pushed "
+                             "models")
+    parser.add_argument("--spans-dir", required=spans_required, default=None,
+                        help="folder of span-<N>/ folders of CSVs: train on "
+                             "the latest span instead of the spec's CSV")
+    parser.add_argument("--min-accuracy", type=float, default=0.5,
+                        help="classification blessing threshold")
+    parser.add_argument("--max-mae", type=float, default=None,
+                        help="regression blessing threshold")
+    parser.add_argument("--beam-arg", action="append", metavar="ARG",
+                        help="Beam pipeline argument, passed through "
+                             "(repeatable), e.g. --beam-arg=--runner="
+                             "FlinkRunner; default: in_memory DirectRunner, "
+                             "1 worker")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run every component")
+    _add_model_options(parser)
 
 
 def _model_name(args):
@@ -129,9 +218,7 @@ def _cmd_predict(args):
     except (ValueError, client.PredictionError) as error:
         raise SystemExit(f"error: {error}") from None
     print(f"{count} predictions from {args.target}", file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # pylint: disable=protected-access
+    _exit_now()
 
 
 def build_parser():
@@ -143,24 +230,36 @@ def build_parser():
 
     run = commands.add_parser(
         "run", help="run the TFX pipeline on a dataset (LocalDagRunner)")
-    run.add_argument("--dataset", required=True,
-                     help="dataset spec, e.g. schemas/japanese_vowels/"
-                          "dataset.yaml")
-    run.add_argument("--output", required=True,
-                     help="folder for the pipeline root, MLMD and pushed "
-                          "models")
-    run.add_argument("--min-accuracy", type=float, default=0.5,
-                     help="classification blessing threshold")
-    run.add_argument("--max-mae", type=float, default=None,
-                     help="regression blessing threshold")
-    run.add_argument("--beam-arg", action="append", metavar="ARG",
-                     help="Beam pipeline argument, passed through "
-                          "(repeatable), e.g. --beam-arg=--runner=FlinkRunner;"
-                          " default: in_memory DirectRunner, 1 worker")
-    run.add_argument("--no-cache", action="store_true",
-                     help="re-run every component")
-    _add_model_options(run)
+    _add_pipeline_options(run)
+    run.add_argument("--warm-start", action="store_true",
+                     help="start training from the latest pushed model")
     run.set_defaults(func=_cmd_run)
+
+    retrain = commands.add_parser(
+        "retrain", help="retrain on the latest span if a new one arrived "
+                        "(cron-safe: locked, warm start, gated push)")
+    _add_pipeline_options(retrain, spans_required=True)
+    retrain.add_argument("--force", action="store_true",
+                         help="run even if the latest span was attempted")
+    retrain.set_defaults(func=_cmd_retrain)
+
+    schedule = commands.add_parser(
+        "schedule", help="call retrain every period, in the foreground")
+    _add_pipeline_options(schedule, spans_required=True)
+    schedule.add_argument("--every", required=True,
+                          help="period: 30m, 6h, 1d, ...")
+    schedule.set_defaults(func=_cmd_schedule, force=False)
+
+    split_spans = commands.add_parser(
+        "split-spans", help="split a dataset's CSV by time into "
+                            "span-<N>/ folders (demos, tests)")
+    split_spans.add_argument("--dataset", required=True)
+    split_spans.add_argument("--dest", required=True)
+    split_spans.add_argument("--spans", type=int, default=3)
+    split_spans.add_argument("--disjoint", action="store_true",
+                             help="each span only its own steps (default: "
+                                  "cumulative exports)")
+    split_spans.set_defaults(func=_cmd_split_spans)
 
     deploy_config = commands.add_parser(
         "deploy-config", help="write TF Serving models.config, docker-run.sh "

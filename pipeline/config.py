@@ -74,6 +74,11 @@ class PipelineConfig:
     enable_cache: bool = True
     # The Trainer's entry point (module path): swap in your own model code.
     run_fn: str = "pipeline.model.run_fn"
+    # A folder of span-<N>/ folders of CSVs (TFX {SPAN}): read the latest
+    # span instead of the spec's CSV.
+    spans_dir: Optional[str] = None
+    # Trainer starts from the latest pushed model, if any.
+    warm_start: bool = False
     # ServingValidator latency budgets (ms); unset keys keep its defaults.
     latency_budgets_ms: Optional[Dict[str, float]] = None
     beam_pipeline_args: List[str] = dataclasses.field(
@@ -83,6 +88,8 @@ class PipelineConfig:
         self.dataset = os.path.abspath(self.dataset)
         self.output = os.path.abspath(self.output)
         self.spec = load_spec(self.dataset)
+        if self.spans_dir:
+            self.spans_dir = os.path.abspath(self.spans_dir)
         self.pipeline_name = self.pipeline_name or self.spec.name
         self.model_name = self.model_name or self.spec.name
         self.model.validate()

@@ -169,6 +169,32 @@ def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
 
 
 MODEL_CONFIG = "model_config.json"  # in the ModelRun: what was trained
+WARM_START = "warm_start.json"      # in the ModelRun: where training started
+WEIGHTS = os.path.join("warm_start", "weights")  # in the Model artifact
+
+
+def warm_start(model, base_model):
+    """Loads the weights of ``base_model`` (a previous Trainer's
+    ``Format-Serving`` folder, or None) into ``model``. Returns
+    ``{"base_model", "used", "reason"}``: an architecture that no longer
+    matches means training from scratch, said so, not a failure."""
+    if not base_model:
+        return {"base_model": None, "used": False,
+                "reason": "no pushed model yet: trained from scratch"}
+    weights = os.path.join(os.path.dirname(base_model), WEIGHTS)
+    if not tf.io.gfile.exists(weights + ".index"):
+        return {"base_model": base_model, "used": False,
+                "reason": f"no warm-start weights at {weights}: trained "
+                          f"from scratch"}
+    try:
+        model.load_weights(weights)
+    except (ValueError, tf.errors.OpError) as error:
+        return {"base_model": base_model, "used": False,
+                "reason": f"weights do not fit this model ("
+                          f"{str(error).splitlines()[0]}): trained from "
+                          f"scratch"}
+    return {"base_model": base_model, "used": True,
+            "reason": "started from the latest pushed model"}
 REFERENCE_DIR = "serving_reference"
 REFERENCE_EXAMPLES = "examples.tfrecord"
 REFERENCE_OUTPUTS = "outputs.npz"
@@ -230,6 +256,8 @@ def run_fn(fn_args: FnArgs):
                            names.LABEL_VOCABULARY)]
     model = build_model(config, len(spec.features), len(class_names) or 1)
 
+    started = warm_start(model, fn_args.base_model)
+    logging.info("warm start: %s", started)
     train_data = input_fn(fn_args.train_files, fn_args.data_accessor,
                           tf_transform_output, spec, config.batch_size,
                           training=True, seed=config.seed)
@@ -248,9 +276,13 @@ def run_fn(fn_args: FnArgs):
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir,
                                         "history.json"), "w") as f:
         json.dump(history, f)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir,
-                                        MODEL_CONFIG), "w") as f:
-        json.dump(dataclasses.asdict(config), f)
+    model.save_weights(os.path.join(
+        os.path.dirname(fn_args.serving_model_dir), WEIGHTS))
+    for name, values in ((MODEL_CONFIG, dataclasses.asdict(config)),
+                         (WARM_START, started)):
+        with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, name),
+                               "w") as f:
+            json.dump(values, f)
     write_serving_reference(
         model, fn_args.eval_files, tf_transform_output, spec,
         os.path.join(fn_args.model_run_dir, REFERENCE_DIR))

@@ -2,7 +2,8 @@
 
 SequenceExampleGen -> StatisticsGen -> (ImportSchemaGen | SchemaGen) ->
 ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator
-(baseline: latest blessed model) -> ServingValidator -> Pusher.
+(baseline: the latest pushed model) -> ServingValidator -> Pusher; with
+``warm_start``, the Trainer starts from the latest pushed model.
 """
 
 import dataclasses
@@ -21,11 +22,14 @@ from tfx.proto import pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components.anomalies_gate import AnomaliesGate
-from components.baseline_resolver import LatestBlessedBaselineStrategy
+from components.baseline_resolver import (LatestPushedBaselineStrategy,
+                                          LatestPushedModelStrategy)
 from components.sequence_example_gen import SequenceExampleGen
 from components.serving_validator import ServingValidator
 from pipeline import features as names
 from pipeline.config import PipelineConfig
+
+SPAN_PATTERN = "span-{SPAN}/*.csv"
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -53,10 +57,10 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         model_spec = tfma.ModelSpec(
             signature_name="serving_default", label_key=spec.label_feature,
             prediction_key="prediction")
-        value_threshold = None
-        if config.max_mae is not None:
-            value_threshold = tfma.GenericValueThreshold(
-                upper_bound={"value": config.max_mae})
+        # Always a value threshold: with a change threshold alone, TFMA
+        # reports "missing thresholds" (never blessed) when no baseline exists.
+        value_threshold = tfma.GenericValueThreshold(upper_bound={
+            "value": 1e30 if config.max_mae is None else config.max_mae})
         metrics = [
             tfma.MetricConfig(
                 class_name="MeanAbsoluteError",
@@ -74,7 +78,12 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 def create_pipeline(config: PipelineConfig) -> Pipeline:
     """The TFX pipeline for ``config``'s dataset and model."""
     spec = config.spec
-    example_gen = SequenceExampleGen(dataset=spec)
+    if config.spans_dir:  # the latest span-<N>/ folder
+        example_gen = SequenceExampleGen(dataset=spec,
+                                         input_base=config.spans_dir,
+                                         input_pattern=SPAN_PATTERN)
+    else:
+        example_gen = SequenceExampleGen(dataset=spec)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"])
     if spec.schema:
@@ -94,11 +103,23 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="pipeline.preprocessing.preprocessing_fn",
         custom_config={"features": spec.features,
-                       "label": spec.label_feature, "task": spec.task},
+                       "label": spec.label_feature, "task": spec.task,
+                       "anchor": spec.label if spec.forecast_change else None},
         disable_statistics=True, disable_analyzer_cache=True,
         # The Trainer applies the graph to the raw examples itself.
         materialize=False)
     transform.add_upstream_node(anomalies_gate)
+
+    pushed_models = [
+        Channel(type=standard_artifacts.Model),
+        Channel(type=standard_artifacts.ModelBlessing),
+        Channel(type=standard_artifacts.InfraBlessing)]
+    warm_start = None
+    if config.warm_start:
+        warm_start = Resolver(
+            strategy_class=LatestPushedModelStrategy,
+            **dict(zip(("model", "model_blessing", "infra_blessing"),
+                       pushed_models))).with_id("latest_pushed_model")
 
     trainer = Trainer(
         run_fn=config.run_fn,
@@ -107,15 +128,16 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.model.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=None),
+        base_model=warm_start.outputs["model"] if warm_start else None,
         custom_config={"model": dataclasses.asdict(config.model),
                        "dataset": spec.to_dict()})
 
     baseline = Resolver(
-        strategy_class=LatestBlessedBaselineStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(
-            type=standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_baseline")
+        strategy_class=LatestPushedBaselineStrategy,
+        **dict(zip(("model", "model_blessing", "infra_blessing"),
+                   pushed_models))).with_id("latest_pushed_baseline")
+    # After the Trainer, so its newest Model is the candidate (excluded).
+    baseline.add_upstream_node(trainer)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -145,8 +167,9 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
-                    example_validator, anomalies_gate, transform, trainer,
-                    baseline, evaluator, serving_validator, pusher],
+                    example_validator, anomalies_gate, transform] +
+        ([warm_start] if warm_start else []) +
+        [trainer, baseline, evaluator, serving_validator, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(

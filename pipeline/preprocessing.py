@@ -32,6 +32,29 @@ def _with_values(tensor, values):
     return tf.reshape(values, tf.shape(tensor))
 
 
+def last_values(tensor):
+    """Each example's last value of a ``[batch, steps]`` dense or sparse
+    channel: ``[batch]``."""
+    if isinstance(tensor, tf.SparseTensor):
+        steps = tf.math.bincount(tf.cast(tensor.indices[:, 0], tf.int32),
+                                 minlength=tf.cast(tensor.dense_shape[0],
+                                                   tf.int32))
+        tensor = tf.sparse.to_dense(tensor)
+    else:
+        steps = tf.fill([tf.shape(tensor)[0]], tf.shape(tensor)[1])
+    return tf.gather(tensor, tf.maximum(steps - 1, 0), batch_dims=1)
+
+
+def _anchored(tensor, anchor):
+    """``tensor`` minus its example's ``anchor`` at every step."""
+    if isinstance(tensor, tf.SparseTensor):
+        return tf.SparseTensor(
+            tensor.indices,
+            tensor.values - tf.gather(anchor, tensor.indices[:, 0]),
+            tensor.dense_shape)
+    return tensor - anchor[:, None]
+
+
 def _z_scored_channels(inputs, features):
     """Z-scores every channel with one mean and one variance analyzer over
     the stacked channels (all channels of an example share their steps), not
@@ -61,14 +84,24 @@ def preprocessing_fn(inputs, custom_config):
     Args:
       inputs: raw features, each channel a ``[batch, steps]`` dense or sparse
         float tensor; the label a ``[batch, 1]`` feature.
-      custom_config: ``{"features": [...], "label": str, "task": str}``.
+      custom_config: ``{"features": [...], "label": str, "task": str,
+        "anchor": channel or None}``. With an ``anchor`` channel (the
+        spec's ``forecast_change``), that channel and the target are first
+        taken relative to each example's last value of the channel.
 
     Returns:
       ``<feature>_xf`` (same layout as the input, z-scored) per feature, and
-      ``label_xf``: the class id (vocabulary ``label_vocabulary``, most frequent first) for
-      classification; the z-scored target for regression, with its mean and
-      std alongside so serving can undo the scaling.
+      ``label_xf``: the class id (vocabulary ``label_vocabulary``, most
+      frequent first) for classification; the z-scored target (or change)
+      for regression, with the mean (plus the anchor value) and std
+      alongside so serving can undo the scaling.
     """
+    inputs = dict(inputs)
+    anchor = custom_config.get("anchor")
+    if anchor:
+        anchor = last_values(inputs[anchor])
+        inputs[custom_config["anchor"]] = _anchored(
+            inputs[custom_config["anchor"]], anchor)
     outputs = _z_scored_channels(inputs, custom_config["features"])
     label = _dense_scalar(inputs[custom_config["label"]])
     if custom_config["task"] == "classification":
@@ -76,11 +109,15 @@ def preprocessing_fn(inputs, custom_config):
             label, vocab_filename=names.LABEL_VOCABULARY,
             store_frequency=False)
     else:
+        if anchor is not None:
+            label = label - anchor
         mean, var = tft.mean(label), tft.var(label)
         std = tf.where(var > 0, tf.sqrt(var), tf.ones_like(var))
         outputs[names.LABEL_KEY] = (label - mean) / std
         # Shaped by a feature, not the label, so serving (no label) has them.
         batch = _batch_size(inputs[custom_config["features"][0]])
         outputs[names.LABEL_MEAN_KEY] = tf.fill([batch], mean)
+        if anchor is not None:
+            outputs[names.LABEL_MEAN_KEY] += anchor
         outputs[names.LABEL_STD_KEY] = tf.fill([batch], std)
     return outputs

@@ -7,6 +7,7 @@ report and the pushed path.
 """
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -111,6 +112,7 @@ class RunSummary:
     wall_seconds: float = 0.0
     serving_blessed: Optional[bool] = None  # the ServingValidator's verdict
     serving_report: str = ""                # and its report.txt
+    warm_start: Optional[dict] = None       # the Trainer's warm_start.json
 
     def executed(self) -> List[str]:
         """Components that ran (not served from the cache); resolvers, which
@@ -172,6 +174,7 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
         blessing = _latest_output(store, by_node, "Evaluator", "blessing")
         pushed = _latest_output(store, by_node, "Pusher", "pushed_model")
         infra = _latest_output(store, by_node, "ServingValidator", "blessing")
+        model_run = _latest_output(store, by_node, "Trainer", "model_run")
 
     metrics = {}
     if evaluation is not None:
@@ -189,6 +192,11 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
             "pushed_destination"].string_value
     summary = RunSummary(states, seconds, metrics, blessed, pushed_path,
                          resolvers)
+    if model_run is not None:
+        path = os.path.join(model_run.uri, "warm_start.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                summary.warm_start = json.load(f)
     if infra is not None:
         summary.serving_blessed = (
             infra.custom_properties["blessed"].int_value == 1)
@@ -204,6 +212,8 @@ def print_summary(summary: RunSummary, echo=print):
          f"{', '.join(summary.executed()) or 'nothing (all cached)'}")
     for name, value in sorted(summary.metrics.items()):
         echo(f"  {name}: {value:.4f}")
+    if summary.warm_start:
+        echo(f"warm start: {summary.warm_start['reason']}")
     echo(f"blessed: {summary.blessed}")
     if summary.serving_report:
         echo(summary.serving_report.rstrip())

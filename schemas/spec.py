@@ -20,6 +20,12 @@ examples. Keys:
 ``stride``         windows mode: steps between window starts (default 1)
 ``schema``         optional curated TFMD schema, relative to the spec
                    (default ``schema.pbtxt`` next to the spec, if present)
+``forecast_change`` windows mode, regression, ``label`` among ``features``:
+                   ``true`` feeds the label's channel relative to each
+                   window's last value and trains the model on the change
+                   from it (serving adds the last value back). For trending
+                   series, whose future lies outside the training range.
+                   Default ``false``.
 
 `load_spec` validates all of it and raises `SpecError` naming the file, the
 line and the key at fault.
@@ -38,7 +44,7 @@ SPLIT_VALUES = ("train", "eval")
 REQUIRED_KEYS = ("name", "csv", "mode", "sequence_id", "step", "features",
                  "label", "task", "split")
 WINDOW_KEYS = ("window", "horizon", "stride")
-OPTIONAL_KEYS = WINDOW_KEYS + ("schema",)
+OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change")
 
 
 class SpecError(ValueError):
@@ -63,6 +69,7 @@ class DatasetSpec:
     horizon: Optional[int] = None
     stride: int = 1
     schema: Optional[str] = None
+    forecast_change: bool = False
     path: str = ""
 
     def to_dict(self):
@@ -189,6 +196,16 @@ def load_spec(path, check_csv=True):
             if key in values:
                 fail(key, "only applies to mode 'windows'")
 
+    forecast_change = values.get("forecast_change", False)
+    if not isinstance(forecast_change, bool):
+        fail("forecast_change", f"must be true or false, got "
+                                f"{forecast_change!r}")
+    if forecast_change and not (mode == "windows" and
+                                values.get("task") == "regression" and
+                                values["label"] in features):
+        fail("forecast_change", "needs mode 'windows', task 'regression' and "
+                                "the label among the features")
+
     spec_dir = os.path.dirname(path)
     schema = values.get("schema")
     if schema is not None:
@@ -206,7 +223,7 @@ def load_spec(path, check_csv=True):
         label=text_value("label"), task=choice("task", TASKS),
         split_column=split_column, eval_fraction=eval_fraction,
         window=window, horizon=horizon, stride=stride, schema=schema,
-        path=path)
+        forecast_change=forecast_change, path=path)
     if check_csv:
         check_csv_header(spec, lines)
     return spec

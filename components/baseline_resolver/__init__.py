@@ -1,5 +1,8 @@
-"""Baseline model resolution for the Evaluator."""
+"""Model resolution for the Evaluator's baseline and the Trainer's warm
+start: the latest model that was pushed (blessed by both the Evaluator and
+the ServingValidator)."""
 
-from components.baseline_resolver.strategy import LatestBlessedBaselineStrategy
+from components.baseline_resolver.strategy import (
+    LatestPushedBaselineStrategy, LatestPushedModelStrategy)
 
-__all__ = ["LatestBlessedBaselineStrategy"]
+__all__ = ["LatestPushedBaselineStrategy", "LatestPushedModelStrategy"]

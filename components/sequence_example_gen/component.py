@@ -30,8 +30,10 @@ class SequenceExampleGen(FileBasedExampleGen):
 
     Args:
       dataset: a `DatasetSpec` (see `schemas.spec.load_spec`).
-      input_pattern: file pattern relative to the CSV's folder; default the
-        CSV's file name.
+      input_base: folder the pattern is relative to; default the CSV's.
+      input_pattern: file pattern relative to ``input_base``, e.g.
+        ``span-{SPAN}/*.csv`` (the latest span is read); default the CSV's
+        file name.
 
     Example:
 
@@ -44,9 +46,10 @@ class SequenceExampleGen(FileBasedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, dataset: DatasetSpec, input_pattern: str = None):
+    def __init__(self, dataset: DatasetSpec, input_base: str = None,
+                 input_pattern: str = None):
         super().__init__(
-            input_base=os.path.dirname(dataset.csv),
+            input_base=input_base or os.path.dirname(dataset.csv),
             input_config=example_gen_pb2.Input(splits=[
                 example_gen_pb2.Input.Split(
                     name="rows",

@@ -9,6 +9,7 @@ would leak the future into training.
 """
 
 import dataclasses
+import glob
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.sequence_example_gen import examples as rules
-from schemas.spec import DatasetSpec
+from schemas.spec import DatasetSpec, SpecError, check_csv_header
 
 REPORT_FILE = "sequence_example_gen_report.json"
 
@@ -43,7 +44,13 @@ def _write_json(values, path):
         json.dump(values, f, indent=1, sort_keys=True)
 
 
-def _read_rows(csv_path):
+def _read_rows(csv_path, spec):
+    """The file's rows, after checking its header has the spec's columns
+    (every file of a pattern or span is checked, not only the spec's CSV)."""
+    try:
+        check_csv_header(dataclasses.replace(spec, csv=csv_path))
+    except SpecError as error:
+        raise rules.DataError(str(error)) from None
     with open(csv_path, newline="", encoding="utf-8") as f:
         yield from rules.parse_rows(csv_path, f)
 
@@ -96,17 +103,22 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
             input_config)
-        csv_path = os.path.join(
+        # The driver has already put the span (and version) in the pattern.
+        pattern = os.path.join(
             exec_properties[standard_component_specs.INPUT_BASE_KEY],
             input_config.splits[0].pattern)
-        spec = dataclasses.replace(spec, csv=csv_path)
+        csv_paths = sorted(glob.glob(pattern))
+        if not csv_paths:
+            raise rules.DataError(f"{spec.path}: no CSV matches {pattern}")
+        spec = dataclasses.replace(
+            spec, csv=csv_paths[0] if len(csv_paths) == 1 else pattern)
 
         to_examples = (_sequence_examples if spec.mode == "sequences"
                        else _window_examples)
         results = (
             pipeline
-            | "CsvPath" >> beam.Create([csv_path])
-            | "ReadRows" >> beam.FlatMap(_read_rows)
+            | "CsvPaths" >> beam.Create(csv_paths)
+            | "ReadRows" >> beam.FlatMap(_read_rows, spec)
             | "KeyBySequence" >> beam.Map(
                 lambda line_row: (line_row[1][spec.sequence_id], line_row))
             | "GroupSequences" >> beam.GroupByKey()

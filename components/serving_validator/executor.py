@@ -109,6 +109,8 @@ class Executor(base_executor.BaseExecutor):
                                     blessing)
         blessed = (not report.get("skipped") and not report.get("error") and
                    all(check["passed"] for check in report["checks"]))
+        # Which model this blessing is about (as ModelBlessing records it).
+        blessing.set_int_custom_property("current_model_id", model.id)
         self._finish(blessing, report, blessed)
 
     def _validate(self, model, input_dict, exec_properties, blessing):
