@@ -5,6 +5,7 @@ Subcommands:
   retrain        retrain on the latest data span if new (cron-safe)
   schedule       retrain every period
   split-spans    split a CSV by time into span-<N>/ folders
+  compile-kubeflow  the pipeline as Kubeflow Pipelines v2 / Vertex JSON
   deploy-config  TF Serving models.config, docker command, Kubernetes manifest
   predict        a CSV's sequences -> TF Serving (REST/gRPC) or a SavedModel
   version        print the project's and the stack's versions
@@ -131,6 +132,13 @@ def _cmd_schedule(args):
         time.sleep(period)
 
 
+def _cmd_compile_kubeflow(args):
+    from pipeline import orchestrators
+    config = _pipeline_config(args)
+    path = orchestrators.compile_kubeflow_v2(config, args.dest, args.image)
+    print(f"wrote {path}")
+
+
 def _cmd_split_spans(args):
     from pipeline import spans
     from schemas.spec import SpecError, load_spec
@@ -249,6 +257,18 @@ def build_parser():
     schedule.add_argument("--every", required=True,
                           help="period: 30m, 6h, 1d, ...")
     schedule.set_defaults(func=_cmd_schedule, force=False)
+
+    compile_kubeflow = commands.add_parser(
+        "compile-kubeflow", help="compile the pipeline for Kubeflow "
+                                 "Pipelines v2 / Vertex (pipeline JSON)")
+    _add_pipeline_options(compile_kubeflow)
+    compile_kubeflow.add_argument("--warm-start", action="store_true")
+    compile_kubeflow.add_argument("--image", required=True,
+                                  help="container image with this project "
+                                       "installed")
+    compile_kubeflow.add_argument("--dest", required=True,
+                                  help="folder for <name>_pipeline.json")
+    compile_kubeflow.set_defaults(func=_cmd_compile_kubeflow)
 
     split_spans = commands.add_parser(
         "split-spans", help="split a dataset's CSV by time into "

@@ -56,6 +56,11 @@ class ModelConfig:
             fail("learning_rate", f"must be > 0, got {self.learning_rate}")
 
 
+def _absolute(path):
+    """Absolute local path; URIs (gs://, s3://, hdfs://) unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 @dataclasses.dataclass
 class PipelineConfig:
     """Everything `create_pipeline` needs.
@@ -86,10 +91,10 @@ class PipelineConfig:
 
     def __post_init__(self):
         self.dataset = os.path.abspath(self.dataset)
-        self.output = os.path.abspath(self.output)
+        self.output = _absolute(self.output)
         self.spec = load_spec(self.dataset)
         if self.spans_dir:
-            self.spans_dir = os.path.abspath(self.spans_dir)
+            self.spans_dir = _absolute(self.spans_dir)
         self.pipeline_name = self.pipeline_name or self.spec.name
         self.model_name = self.model_name or self.spec.name
         self.model.validate()

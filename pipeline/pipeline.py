@@ -16,6 +16,8 @@ from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
 from tfx.components.schema_gen.import_schema_gen.component import \
     ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import \
+    LatestBlessedModelStrategy
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
@@ -75,8 +77,45 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def create_pipeline(config: PipelineConfig) -> Pipeline:
-    """The TFX pipeline for ``config``'s dataset and model."""
+def _model_resolvers(config, kubeflow):
+    """``(warm_start or None, baseline)`` resolver nodes.
+
+    Local runs resolve the latest *pushed* model (blessed by the Evaluator
+    and the ServingValidator) with our strategies; the baseline excludes the
+    candidate, so it must run after the Trainer. Kubeflow V2 / Vertex only
+    compiles TFX's built-in LatestBlessedModelStrategy: there both resolve
+    the latest Evaluator-blessed model, before the Trainer.
+    """
+    channel_types = {"model": standard_artifacts.Model,
+                     "model_blessing": standard_artifacts.ModelBlessing}
+    if kubeflow:
+        warm_start_strategy = baseline_strategy = LatestBlessedModelStrategy
+    else:
+        channel_types["infra_blessing"] = standard_artifacts.InfraBlessing
+        warm_start_strategy = LatestPushedModelStrategy
+        baseline_strategy = LatestPushedBaselineStrategy
+
+    def resolver(node_id, strategy):
+        return Resolver(strategy_class=strategy, **{
+            key: Channel(type=artifact_type)
+            for key, artifact_type in channel_types.items()}).with_id(node_id)
+
+    warm_start = (resolver("latest_pushed_model", warm_start_strategy)
+                  if config.warm_start else None)
+    return warm_start, resolver("latest_pushed_baseline", baseline_strategy)
+
+
+def create_pipeline(config: PipelineConfig,
+                    orchestrator: str = "local") -> Pipeline:
+    """The TFX pipeline for ``config``'s dataset and model.
+
+    ``orchestrator``: ``local`` (LocalDagRunner, the default) or
+    ``kubeflow_v2`` (Kubeflow Pipelines v2 / Vertex, which only supports
+    TFX's built-in resolver strategies; see `_model_resolvers`).
+    """
+    if orchestrator not in ("local", "kubeflow_v2"):
+        raise ValueError(f"orchestrator must be local or kubeflow_v2, got "
+                         f"{orchestrator!r}")
     spec = config.spec
     if config.spans_dir:  # the latest span-<N>/ folder
         example_gen = SequenceExampleGen(dataset=spec,
@@ -110,16 +149,8 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         materialize=False)
     transform.add_upstream_node(anomalies_gate)
 
-    pushed_models = [
-        Channel(type=standard_artifacts.Model),
-        Channel(type=standard_artifacts.ModelBlessing),
-        Channel(type=standard_artifacts.InfraBlessing)]
-    warm_start = None
-    if config.warm_start:
-        warm_start = Resolver(
-            strategy_class=LatestPushedModelStrategy,
-            **dict(zip(("model", "model_blessing", "infra_blessing"),
-                       pushed_models))).with_id("latest_pushed_model")
+    warm_start, baseline = _model_resolvers(
+        config, kubeflow=orchestrator == "kubeflow_v2")
 
     trainer = Trainer(
         run_fn=config.run_fn,
@@ -132,12 +163,8 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         custom_config={"model": dataclasses.asdict(config.model),
                        "dataset": spec.to_dict()})
 
-    baseline = Resolver(
-        strategy_class=LatestPushedBaselineStrategy,
-        **dict(zip(("model", "model_blessing", "infra_blessing"),
-                   pushed_models))).with_id("latest_pushed_baseline")
-    # After the Trainer, so its newest Model is the candidate (excluded).
-    baseline.add_upstream_node(trainer)
+    if orchestrator == "local":
+        baseline.add_upstream_node(trainer)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -171,7 +198,8 @@ def create_pipeline(config: PipelineConfig) -> Pipeline:
         ([warm_start] if warm_start else []) +
         [trainer, baseline, evaluator, serving_validator, pusher],
         enable_cache=config.enable_cache,
+        # Kubeflow / Vertex bring their own MLMD.
         metadata_connection_config=(
-            metadata.sqlite_metadata_connection_config(
-                config.metadata_path)),
+            metadata.sqlite_metadata_connection_config(config.metadata_path)
+            if orchestrator == "local" else None),
         beam_pipeline_args=list(config.beam_pipeline_args))

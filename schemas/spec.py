@@ -241,10 +241,13 @@ def read_csv_header(csv_path):
     return [column.strip() for column in header]
 
 
-def check_csv_header(spec, lines=None):
-    """SpecError naming the spec key whose column the CSV header lacks."""
+def check_csv_header(spec, lines=None, header=None):
+    """SpecError naming the spec key whose column the CSV header lacks.
+
+    ``header``: the CSV's column names, if already read (else read here).
+    """
     lines = lines or {}
-    header = read_csv_header(spec.csv)
+    header = read_csv_header(spec.csv) if header is None else header
     keyed_columns = [("sequence_id", spec.sequence_id), ("step", spec.step),
                      *(("features", f) for f in spec.features),
                      ("label", spec.label)]

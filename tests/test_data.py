@@ -69,3 +69,27 @@ def test_committed_csv_is_the_conversion_of_the_raw_files(tmp_path):
     convert_module().convert(RAW, tmp_path / "fresh.csv")
     assert (tmp_path / "fresh.csv").read_bytes() == \
         (REPO / "data" / "japanese_vowels.csv").read_bytes()
+
+
+CO2_RAW = REPO.parent / "shared" / "data" / "co2" / "co2.csv"
+
+
+def test_co2_csv_is_one_row_per_week_with_gaps_left_empty():
+    rows = read_rows(REPO / "data" / "co2" / "co2.csv")
+    assert list(rows[0]) == ["series", "week", "date", "co2"]
+    assert [int(r["week"]) for r in rows] == list(range(2284))
+    assert (rows[0]["date"], rows[-1]["date"]) == ("1958-03-29",
+                                                   "2001-12-29")
+    assert sum(r["co2"] == "" for r in rows) == 59
+    assert {r["series"] for r in rows} == {"mauna_loa"}
+
+
+@pytest.mark.skipif(not CO2_RAW.exists(), reason="raw CO2 file not present")
+def test_co2_reconverts_byte_identically(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "convert_co2", REPO / "data" / "convert_co2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.convert(CO2_RAW, tmp_path / "co2.csv") == (2284, 59)
+    assert (tmp_path / "co2.csv").read_bytes() == \
+        (REPO / "data" / "co2" / "co2.csv").read_bytes()

@@ -20,13 +20,15 @@ ROWS = [{"a": [1.0, 2.0, 3.0], "b": [10.0, 10.0, 40.0], "y": [b"up"]},
          "y": [b"up"]}]
 
 
-def analyze_and_transform(task, label_spec):
+def analyze_and_transform(task, label_spec, anchor=None, targets=None):
     spec = {**SPEC, "y": label_spec}
+    targets = targets or [0.0, 1.0, 2.0]
     rows = ROWS if task == "classification" else [
-        {**row, "y": [float(i)]} for i, row in enumerate(ROWS)]
+        {**row, "y": [target]} for row, target in zip(ROWS, targets)]
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(spec))
-    config = {"features": ["a", "b"], "label": "y", "task": task}
+    config = {"features": ["a", "b"], "label": "y", "task": task,
+              "anchor": anchor}
     with tft_beam.Context(temp_dir=tempfile.mkdtemp()):
         (transformed, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
             lambda inputs: preprocessing_fn(inputs, config))
@@ -61,5 +63,27 @@ def test_regression_target_is_scaled_with_its_mean_and_std_alongside():
         mean, std = row[names.LABEL_MEAN_KEY], row[names.LABEL_STD_KEY]
         assert mean == pytest.approx(1.0)
         assert std == pytest.approx(targets.std(), rel=1e-5)
+        assert row[names.LABEL_KEY] * std + mean == pytest.approx(target,
+                                                                  abs=1e-5)
+
+
+def test_forecast_change_anchors_the_channel_and_target_on_the_last_value():
+    """Channel ``a`` is forecast: inputs and target are taken relative to
+    each example's last ``a``; serving's mean brings the level back."""
+    targets = [3.5, 7.0, 8.0]  # next value of `a` after each window
+    out = analyze_and_transform("regression",
+                                tf.io.FixedLenFeature([1], tf.float32),
+                                anchor="a", targets=targets)
+    last = np.array([3.0, 5.0, 9.0])
+    changes = np.array(targets) - last
+    relative_a = np.concatenate([np.array(row["a"]) - row["a"][-1]
+                                 for row in ROWS])
+    a = np.concatenate([row[names.transformed_name("a")] for row in out])
+    np.testing.assert_allclose(
+        a, (relative_a - relative_a.mean()) / relative_a.std(), rtol=1e-5)
+    for row, target, anchor in zip(out, targets, last):
+        mean, std = row[names.LABEL_MEAN_KEY], row[names.LABEL_STD_KEY]
+        assert std == pytest.approx(changes.std(), rel=1e-5)
+        assert mean == pytest.approx(changes.mean() + anchor, rel=1e-5)
         assert row[names.LABEL_KEY] * std + mean == pytest.approx(target,
                                                                   abs=1e-5)

@@ -53,7 +53,7 @@ def run_executor(spec, tmp_path):
 def convert(spec):
     """Runs the executor's per-sequence functions (what Beam maps) in-line."""
     groups = {}
-    for line, row in executor._read_rows(spec.csv):
+    for line, row in executor._read_rows(spec.csv, spec):
         groups.setdefault(row[spec.sequence_id], []).append((line, row))
     to_examples = (executor._sequence_examples if spec.mode == "sequences"
                    else executor._window_examples)
@@ -151,3 +151,27 @@ def test_a_split_left_empty_stops_the_executor(tmp_path):
 def test_spec_round_trips_through_the_component_config():
     spec = load_spec("schemas/japanese_vowels/dataset.yaml")
     assert executor.spec_from_exec_properties(exec_properties(spec)) == spec
+
+
+def test_every_span_file_is_held_to_the_spec_columns(tmp_path):
+    """A later span renames a column: the executor names file, line 1 and
+    the spec key (the spec's own CSV was fine when it was loaded)."""
+    rows = [["s", t, t, t, "x", "train" if t < 3 else "eval"]
+            for t in range(5)]
+    spec = make_spec(tmp_path, rows)
+    (tmp_path / "span-2").mkdir()
+    with open(tmp_path / "span-2" / "data.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["id", "t", "a", "B", "y", "split"],
+                                 *rows])
+    component = SequenceExampleGen(dataset=spec, input_base=str(tmp_path),
+                                   input_pattern="span-2/*.csv")
+    properties = {key: proto_utils.proto_to_json(value)
+                  if hasattr(value, "DESCRIPTOR") else value
+                  for key, value in component.exec_properties.items()}
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    os.makedirs(examples.uri)
+    with pytest.raises(DataError, match=r"key 'features': column 'b' is not "
+                                        r"in the header \(line 1\) of "
+                                        r".*span-2/data.csv"):
+        executor.Executor().Do({}, {"examples": [examples]}, properties)

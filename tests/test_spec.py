@@ -87,3 +87,26 @@ def test_csv_without_header_says_so(tmp_path):
         load_spec(write(tmp_path, GOOD.replace("sequence_id: id",
                                                "sequence_id: '1'"),
                         csv_text="1,0,0.1,0.2,3,4\n"))
+
+
+def test_co2_spec_forecasts_the_change_in_windows(tmp_path):
+    spec = load_spec("schemas/co2/dataset.yaml")
+    assert (spec.mode, spec.window, spec.horizon) == ("windows", 52, 1)
+    assert spec.forecast_change is True and spec.label_feature == "co2_target"
+    assert spec.schema.endswith("schemas/co2/schema.pbtxt")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("forecast_change: yes please\n", "must be true or false"),
+    ("forecast_change: true\n", "needs mode 'windows', task 'regression'"),
+])
+def test_forecast_change_is_validated_by_line_and_key(tmp_path, extra,
+                                                      message):
+    (tmp_path / "x.csv").write_text("id,t,a,y\n")
+    (tmp_path / "dataset.yaml").write_text(
+        "name: x\ncsv: x.csv\nmode: sequences\nsequence_id: id\nstep: t\n"
+        "features: [a]\nlabel: y\ntask: classification\n"
+        "split: {eval_fraction: 0.2}\n" + extra)
+    with pytest.raises(SpecError, match=r"line 10: key 'forecast_change': "
+                                        + message):
+        load_spec(tmp_path / "dataset.yaml")

@@ -8,13 +8,14 @@ of each series' windows (windows mode) or of the sequences in file order
 would leak the future into training.
 """
 
+import csv
 import dataclasses
-import glob
 import json
 import math
 import os
 
 import apache_beam as beam
+import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
@@ -40,19 +41,26 @@ def spec_from_exec_properties(exec_properties):
 
 
 def _write_json(values, path):
-    with open(path, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path, "w") as f:
         json.dump(values, f, indent=1, sort_keys=True)
 
 
 def _read_rows(csv_path, spec):
-    """The file's rows, after checking its header has the spec's columns
-    (every file of a pattern or span is checked, not only the spec's CSV)."""
+    """The file's rows (any filesystem TensorFlow reads, e.g. gs://), after
+    checking its header has the spec's columns: every file of a pattern or
+    span is checked, not only the spec's CSV."""
+    with tf.io.gfile.GFile(csv_path, "r") as f:
+        lines = f.read().splitlines()
+    header = next(csv.reader(lines[:1]), None)
+    if not header:
+        raise rules.DataError(f"{csv_path}: line 1: empty CSV (no header "
+                              f"row)")
     try:
-        check_csv_header(dataclasses.replace(spec, csv=csv_path))
+        check_csv_header(dataclasses.replace(spec, csv=csv_path),
+                         header=[column.strip() for column in header])
     except SpecError as error:
         raise rules.DataError(str(error)) from None
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        yield from rules.parse_rows(csv_path, f)
+    yield from rules.parse_rows(csv_path, lines)
 
 
 def _sequence_examples(keyed_rows, spec):
@@ -107,7 +115,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         pattern = os.path.join(
             exec_properties[standard_component_specs.INPUT_BASE_KEY],
             input_config.splits[0].pattern)
-        csv_paths = sorted(glob.glob(pattern))
+        csv_paths = sorted(tf.io.gfile.glob(pattern))
         if not csv_paths:
             raise rules.DataError(f"{spec.path}: no CSV matches {pattern}")
         spec = dataclasses.replace(
@@ -160,7 +168,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             output_dict[standard_component_specs.EXAMPLES_KEY])
         self._report_path = os.path.join(examples.uri, REPORT_FILE)
         super().Do(input_dict, output_dict, exec_properties)
-        with open(self._report_path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(self._report_path) as f:
             report = json.load(f)
         for key, value in sorted(report.items()):
             examples.set_int_custom_property(key, value)

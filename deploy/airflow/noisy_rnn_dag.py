@@ -1,0 +1,37 @@
+"""Airflow DAG: the tfx-noisy-rnn pipeline on CO2 spans, retrained daily.
+
+Copy this file into Airflow's ``dags/`` folder on a machine where this
+project is installed (``pip install .`` from the repo, plus
+``apache-airflow`` and ``tfx[airflow]``), and set the paths below (shared
+storage for multi-worker Airflow). TFX's AirflowDagRunner turns each
+component into an Airflow task, in the same order as `noisy-rnn run`;
+``latest_pushed_model`` gives the Trainer its warm start, the Evaluator and
+the ServingValidator gate the push, exactly as locally. Each daily run reads
+the latest ``span-<N>/`` folder; TFX's cache skips the components whose
+inputs did not change.
+"""
+
+import datetime
+import os
+
+from tfx.orchestration.airflow.airflow_dag_runner import (
+    AirflowDagRunner, AirflowPipelineConfig)
+
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline
+
+SCHEDULE = "@daily"
+REPO = os.environ.get("NOISY_RNN_REPO", "/opt/tfx-noisy-rnn")
+CONFIG = PipelineConfig(
+    dataset=os.path.join(REPO, "schemas", "co2", "dataset.yaml"),
+    output=os.environ.get("NOISY_RNN_OUTPUT", "/data/noisy-rnn/co2"),
+    spans_dir=os.environ.get("NOISY_RNN_SPANS", "/data/incoming/co2"),
+    warm_start=True)
+
+DAG = AirflowDagRunner(AirflowPipelineConfig(airflow_dag_config={
+    "dag_id": "noisy_rnn_co2",
+    "schedule_interval": SCHEDULE,
+    "start_date": datetime.datetime(2026, 1, 1),
+    "catchup": False,
+    "max_active_runs": 1,  # never two retrains at once
+})).run(create_pipeline(CONFIG))
