@@ -19,6 +19,7 @@ anything from the project here would defeat the check.
 """
 
 import importlib.abc
+import io
 import json
 import os
 import sys
@@ -135,7 +136,9 @@ def check_signatures_agree(default_outputs, sequences_outputs, tolerance):
 def check_reference(signature, request):
     """The exported graph reproduces the Trainer's in-process outputs."""
     records = read_records([request["reference_examples"]], compression="")
-    with np.load(request["reference_outputs"]) as reference:
+    with tf.io.gfile.GFile(request["reference_outputs"], "rb") as f:
+        buffer = io.BytesIO(f.read())  # np.load seeks; any filesystem
+    with np.load(buffer) as reference:
         outputs = _numpy(signature(examples=tf.constant(records)))
         worst = {key: float(np.max(np.abs(outputs[key].astype(np.float64) -
                                           reference[key])))
@@ -155,7 +158,7 @@ def check_warmup(model_dir, signatures):
     # Not a project import: the TF Serving API protos ship separately.
     from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
     path = os.path.join(model_dir, WARMUP_FILE)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return {"name": "warmup_replays", "passed": False,
                 "detail": f"no warmup file {WARMUP_FILE}"}
     replayed, errors = 0, []

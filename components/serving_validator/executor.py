@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from typing import Any, Dict, List
 
 import tensorflow as tf
@@ -138,9 +139,9 @@ class Executor(base_executor.BaseExecutor):
                 reference, "examples.tfrecord")
             request["reference_outputs"] = os.path.join(reference,
                                                         "outputs.npz")
-        work_dir = os.path.join(blessing.uri, "work")
-        tf.io.gfile.makedirs(work_dir)
-        report = run_clean_check(request, work_dir)
+        # Request/report files stay local (the artifact may be on gs://).
+        with tempfile.TemporaryDirectory() as work_dir:
+            report = run_clean_check(request, work_dir)
         report.setdefault("checks", [])
         if report.get("project_importable"):
             report["checks"].append({
