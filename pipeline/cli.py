@@ -91,6 +91,8 @@ def _cmd_run(args):
           f"{config.output}")
     try:
         summary = runner.run(config)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     except Exception as error:  # a component failed: say which and why
         raise SystemExit(f"error: pipeline failed: {error}") from None
     runner.print_summary(summary)
@@ -105,7 +107,7 @@ def _retrain_once(args):
     except retrain.RetrainBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BUSY
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, retrain.RetrainFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if result.summary is not None:
@@ -135,7 +137,11 @@ def _cmd_schedule(args):
 def _cmd_compile_kubeflow(args):
     from pipeline import orchestrators
     config = _pipeline_config(args)
-    path = orchestrators.compile_kubeflow_v2(config, args.dest, args.image)
+    try:
+        path = orchestrators.compile_kubeflow_v2(
+            config, args.dest, args.image, args.repo_in_image)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     print(f"wrote {path}")
 
 
@@ -268,6 +274,10 @@ def build_parser():
                                        "installed")
     compile_kubeflow.add_argument("--dest", required=True,
                                   help="folder for <name>_pipeline.json")
+    compile_kubeflow.add_argument("--repo-in-image",
+                                  default="/opt/tfx-noisy-rnn",
+                                  help="where the image holds this repo "
+                                       "(default: %(default)s)")
     compile_kubeflow.set_defaults(func=_cmd_compile_kubeflow)
 
     split_spans = commands.add_parser(

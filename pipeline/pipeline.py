@@ -77,32 +77,30 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def _model_resolvers(config, kubeflow):
-    """``(warm_start or None, baseline)`` resolver nodes.
+def _pushed_model_resolver(node_id, kubeflow, candidate=None):
+    """A resolver of the latest *pushed* model (blessed by the Evaluator and
+    the ServingValidator), excluding the ``candidate`` channel's model if
+    given (the Evaluator's baseline; it then resolves after the Trainer).
 
-    Local runs resolve the latest *pushed* model (blessed by the Evaluator
-    and the ServingValidator) with our strategies; the baseline excludes the
-    candidate, so it must run after the Trainer. Kubeflow V2 / Vertex only
-    compiles TFX's built-in LatestBlessedModelStrategy: there both resolve
-    the latest Evaluator-blessed model, before the Trainer.
+    Kubeflow V2 / Vertex only compiles TFX's built-in
+    LatestBlessedModelStrategy: there it is the latest Evaluator-blessed
+    model, resolved before the Trainer.
     """
     channel_types = {"model": standard_artifacts.Model,
                      "model_blessing": standard_artifacts.ModelBlessing}
+    extra = {}
     if kubeflow:
-        warm_start_strategy = baseline_strategy = LatestBlessedModelStrategy
+        strategy = LatestBlessedModelStrategy
     else:
         channel_types["infra_blessing"] = standard_artifacts.InfraBlessing
-        warm_start_strategy = LatestPushedModelStrategy
-        baseline_strategy = LatestPushedBaselineStrategy
-
-    def resolver(node_id, strategy):
-        return Resolver(strategy_class=strategy, **{
-            key: Channel(type=artifact_type)
-            for key, artifact_type in channel_types.items()}).with_id(node_id)
-
-    warm_start = (resolver("latest_pushed_model", warm_start_strategy)
-                  if config.warm_start else None)
-    return warm_start, resolver("latest_pushed_baseline", baseline_strategy)
+        strategy = LatestPushedModelStrategy
+        if candidate is not None:
+            strategy, extra = LatestPushedBaselineStrategy, {
+                "candidate": candidate}
+    return Resolver(strategy_class=strategy, **{
+        key: Channel(type=artifact_type)
+        for key, artifact_type in channel_types.items()},
+        **extra).with_id(node_id)
 
 
 def create_pipeline(config: PipelineConfig,
@@ -111,7 +109,7 @@ def create_pipeline(config: PipelineConfig,
 
     ``orchestrator``: ``local`` (LocalDagRunner, the default) or
     ``kubeflow_v2`` (Kubeflow Pipelines v2 / Vertex, which only supports
-    TFX's built-in resolver strategies; see `_model_resolvers`).
+    TFX's built-in resolver strategies; see `_pushed_model_resolver`).
     """
     if orchestrator not in ("local", "kubeflow_v2"):
         raise ValueError(f"orchestrator must be local or kubeflow_v2, got "
@@ -149,8 +147,9 @@ def create_pipeline(config: PipelineConfig,
         materialize=False)
     transform.add_upstream_node(anomalies_gate)
 
-    warm_start, baseline = _model_resolvers(
-        config, kubeflow=orchestrator == "kubeflow_v2")
+    kubeflow = orchestrator == "kubeflow_v2"
+    warm_start = (_pushed_model_resolver("latest_pushed_model", kubeflow)
+                  if config.warm_start else None)
 
     trainer = Trainer(
         run_fn=config.run_fn,
@@ -163,8 +162,9 @@ def create_pipeline(config: PipelineConfig,
         custom_config={"model": dataclasses.asdict(config.model),
                        "dataset": spec.to_dict()})
 
-    if orchestrator == "local":
-        baseline.add_upstream_node(trainer)
+    baseline = _pushed_model_resolver(
+        "latest_pushed_baseline", kubeflow,
+        candidate=trainer.outputs["model"])
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],

@@ -10,8 +10,11 @@
    pipeline's: the Evaluator (thresholds, and no worse than the latest pushed
    model on the newest eval data) and the ServingValidator. A failed run
    (e.g. a corrupted span stopped by ExampleValidator) pushes nothing: the
-   served version stays. Its span counts as attempted, so it is not retried
-   until a newer span arrives (or ``force``).
+   served version stays. A span stopped by its data (anomalies, CSV errors)
+   or by the gate counts as attempted and is not retried until a newer span
+   arrives (or ``force``); any other failure raises `RetrainFailed` and
+   leaves the state alone, so the next call retries. The span recorded is the
+   one the pipeline actually read (the Examples artifact's ``span``).
 """
 
 import contextlib
@@ -22,6 +25,8 @@ import os
 import time
 from typing import Optional
 
+from components.anomalies_gate import AnomaliesFound
+from components.sequence_example_gen.examples import DataError
 from pipeline import runner, spans
 from pipeline.config import PipelineConfig
 
@@ -31,6 +36,10 @@ STATE_FILE = "retrain_state.json"
 
 class RetrainBusy(RuntimeError):
     """Another retrain holds the lock."""
+
+
+class RetrainFailed(RuntimeError):
+    """The run failed for a reason other than the data: retry later."""
 
 
 @dataclasses.dataclass
@@ -81,11 +90,16 @@ def served_version(config):
 
 
 def read_state(output):
+    """The last retrain's record (``{}`` before the first)."""
     path = os.path.join(output, STATE_FILE)
     if not os.path.exists(path):
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); delete it to "
+                         f"retrain the latest span") from None
 
 
 def _write_state(output, state):
@@ -117,6 +131,7 @@ def retrain(config: PipelineConfig, force=False, echo=print) -> RetrainResult:
     """One retraining step for ``config`` (which needs ``spans_dir``)."""
     if not config.spans_dir:
         raise ValueError("retrain needs spans_dir (a folder of span-<N>/)")
+    runner.check_local(config)
     config = dataclasses.replace(config, warm_start=True)
     with retrain_lock(config.output):
         available = spans.list_spans(config.spans_dir)
@@ -132,22 +147,31 @@ def retrain(config: PipelineConfig, force=False, echo=print) -> RetrainResult:
                 f"no new span since span {state['last_span']} "
                 f"({state.get('outcome', '')}): nothing to do")
         echo(f"retraining on span {latest} of {config.spans_dir}")
-        summary = None
         try:
             summary = runner.run(config, echo=echo)
+        except (AnomaliesFound, DataError) as error:
+            # The data is at fault: recorded, not retried until a new span.
+            summary = runner.summarize_latest_run(config)
+            reason = "not pushed: the pipeline stopped: " + _one_line(error)
+        except Exception as error:
+            # Anything else (disk, memory, a locked store) may pass: the
+            # state is left alone, so the next call retries this span.
+            raise RetrainFailed(
+                f"span {latest}: the pipeline failed ({_one_line(error)}); "
+                f"nothing pushed, the span will be retried") from error
+        else:
             reason = explain(summary)
-            pushed = summary.pushed_path
-        except Exception as error:  # pylint: disable=broad-except
-            first = str(error).strip().splitlines()
-            reason = (f"not pushed: the pipeline stopped: "
-                      f"{type(error).__name__}: " + " ".join(
-                          line.strip() for line in first[:6]))
-            pushed = None
+        span = summary.span if summary.span is not None else latest
         _write_state(config.output, {
-            "last_span": latest, "time": time.strftime("%F %T"),
-            "outcome": reason, "pushed": pushed})
-        return RetrainResult(latest, True, pushed, served_version(config),
-                             reason, summary)
+            "last_span": span, "time": time.strftime("%F %T"),
+            "outcome": reason, "pushed": summary.pushed_path})
+        return RetrainResult(span, True, summary.pushed_path,
+                             served_version(config), reason, summary)
+
+
+def _one_line(error):
+    lines = [line.strip() for line in str(error).strip().splitlines()]
+    return f"{type(error).__name__}: " + " ".join(lines[:6])
 
 
 def parse_every(text):

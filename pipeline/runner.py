@@ -113,6 +113,9 @@ class RunSummary:
     serving_blessed: Optional[bool] = None  # the ServingValidator's verdict
     serving_report: str = ""                # and its report.txt
     warm_start: Optional[dict] = None       # the Trainer's warm_start.json
+    model_id: Optional[int] = None          # the candidate Model artifact
+    baseline_model_id: Optional[int] = None  # what the Evaluator compared to
+    span: Optional[int] = None              # the data span read
 
     def executed(self) -> List[str]:
         """Components that ran (not served from the cache); resolvers, which
@@ -121,8 +124,20 @@ class RunSummary:
                       if s == "complete" and n not in self.resolvers)
 
 
+def check_local(config: PipelineConfig):
+    """ValueError unless ``output`` (and ``spans_dir``) are local paths: a
+    local run keeps MLMD in SQLite and takes file locks there. (URIs such as
+    gs:// are for compiled pipelines.)"""
+    for option, value in (("--output", config.output),
+                          ("--spans-dir", config.spans_dir)):
+        if value and "://" in value:
+            raise ValueError(f"{option} {value}: a local run needs a local "
+                             f"folder (URIs are for compile-kubeflow)")
+
+
 def run(config: PipelineConfig, echo=print) -> RunSummary:
     """Compiles and runs the pipeline; returns its `RunSummary`."""
+    check_local(config)
     os.makedirs(config.output, exist_ok=True)
     start = time.perf_counter()
     monitor = _ProgressMonitor(config, echo, since_ms=int(time.time() * 1000))
@@ -175,6 +190,9 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
         pushed = _latest_output(store, by_node, "Pusher", "pushed_model")
         infra = _latest_output(store, by_node, "ServingValidator", "blessing")
         model_run = _latest_output(store, by_node, "Trainer", "model_run")
+        model = _latest_output(store, by_node, "Trainer", "model")
+        examples = _latest_output(store, by_node, "SequenceExampleGen",
+                                  "examples")
 
     metrics = {}
     if evaluation is not None:
@@ -192,6 +210,13 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
             "pushed_destination"].string_value
     summary = RunSummary(states, seconds, metrics, blessed, pushed_path,
                          resolvers)
+    summary.model_id = model.id if model is not None else None
+    if examples is not None and "span" in examples.custom_properties:
+        summary.span = examples.custom_properties["span"].int_value
+    if blessing is not None and \
+            "baseline_model_id" in blessing.custom_properties:
+        summary.baseline_model_id = blessing.custom_properties[
+            "baseline_model_id"].int_value
     if model_run is not None:
         path = os.path.join(model_run.uri, "warm_start.json")
         if os.path.exists(path):

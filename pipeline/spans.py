@@ -46,7 +46,16 @@ def split_into_spans(csv_path, step_column, dest, count, cumulative=True,
     if step_column not in header:
         raise ValueError(f"{csv_path}: line 1: no column {step_column!r}")
     column = header.index(step_column)
-    steps = sorted({int(row[column]) for row in rows})
+    stepped = []  # (step, row)
+    for line, row in enumerate(rows, start=2):
+        try:
+            stepped.append((int(row[column]), row))
+        except (IndexError, ValueError):
+            raise ValueError(f"{csv_path}: line {line}, column "
+                             f"{step_column!r}: expected an integer step, got "
+                             f"{row[column] if column < len(row) else 'nothing'!r}"
+                             ) from None
+    steps = sorted({step for step, _ in stepped})
     ends = [steps[min(len(steps) - 1, int(round(
         len(steps) * (first_fraction + (1 - first_fraction) * k /
                       max(count - 1, 1))) - 1))] for k in range(count)]
@@ -54,8 +63,8 @@ def split_into_spans(csv_path, step_column, dest, count, cumulative=True,
         ends = [steps[-1]]
     paths, start = [], None
     for number, end in enumerate(ends, start=1):
-        chosen = [row for row in rows if int(row[column]) <= end and
-                  (cumulative or start is None or int(row[column]) > start)]
+        chosen = [row for step, row in stepped if step <= end and
+                  (cumulative or start is None or step > start)]
         span_dir = os.path.join(dest, f"span-{number}")
         os.makedirs(span_dir, exist_ok=True)
         path = os.path.join(span_dir, os.path.basename(csv_path))

@@ -45,6 +45,10 @@ def test_kubeflow_v2_pipeline_json_has_every_component(tmp_path):
     text = json.dumps(executors)
     assert "components.serving_validator.executor.Executor" in text
     assert "gs://bucket/incoming/co2" in json.dumps(job)
+    # Specs and schema are read from the image's copy of the repo, never
+    # from the compiling machine's.
+    assert str(pathlib.Path.cwd()) not in json.dumps(job)
+    assert "/opt/tfx-noisy-rnn/schemas/co2/schema.pbtxt" in json.dumps(job)
 
 
 def test_airflow_dag_file_builds_the_pipeline_daily_with_warm_start():

@@ -56,6 +56,7 @@ def test_each_new_span_is_retrained_warm_and_pushed_only_through_the_gate(
     tmp, results = history
     config = config_for(tmp)
     assert [r.span for r in results[:3]] == [1, 2, 3]
+    assert [r.summary.span for r in results[:3]] == [1, 2, 3]
     assert all(r.ran for r in results[:3])
     for result in results[:3]:
         gate = (result.summary.blessed is True and
@@ -65,11 +66,16 @@ def test_each_new_span_is_retrained_warm_and_pushed_only_through_the_gate(
             assert result.reason.startswith("not pushed: the ")
     assert results[0].pushed  # nothing to compare with: threshold only
     assert results[0].summary.warm_start["used"] is False
+    served_model = results[0].summary.model_id
     for result in results[1:3]:  # from the second span on: warm start
         assert result.summary.warm_start["used"] is True
         assert result.summary.warm_start["base_model"]
-        # The Evaluator compared against the served model.
+        # The Evaluator compared the candidate against the served model.
+        assert result.summary.baseline_model_id == served_model
+        assert result.summary.model_id != served_model
         assert "mean_absolute_error_diff" in result.summary.metrics
+        if result.pushed:
+            served_model = result.summary.model_id
     pushed = [r for r in results[:3] if r.pushed]
     assert len(versions(config)) == len(pushed)
     assert results[2].served_version == os.path.basename(

@@ -121,7 +121,7 @@ def test_each_gate_refuses_what_it_guards(japanese_vowels, tmp_path):
     assert "serving_default" in checks["warmup_replays"]["detail"]
 
 
-def test_a_model_that_needs_the_project_to_load_is_refused(tmp_path):
+def test_a_model_the_clean_process_cannot_load_is_refused(tmp_path):
     report = executor.run_clean_check(
         {"model_dir": str(tmp_path), "examples": [], "features": ["x"],
          "budgets_ms": {}, "repeats": 1, "tolerance": 1e-5}, str(tmp_path))

@@ -4,11 +4,12 @@ exactly the models the Pusher pushed, i.e. what TF Serving serves.
 
 - `LatestPushedModelStrategy`: for the Trainer's ``base_model`` (warm start),
   resolved before the Trainer runs.
-- `LatestPushedBaselineStrategy`: for the Evaluator's ``baseline_model``,
-  resolved after the Trainer (make the resolver depend on it): the newest
-  Model is then this run's candidate (fresh, or reused from the cache) and is
-  excluded, so the candidate is never its own baseline and an identical rerun
-  resolves the same baseline as the first run: fully cached.
+- `LatestPushedBaselineStrategy`: for the Evaluator's ``baseline_model``.
+  Its ``candidate`` input is the Trainer's model channel (so it resolves
+  after the Trainer); the candidate — fresh, or an older model reused from
+  the cache — is excluded by id. So the candidate is never its own baseline
+  (a cached old model cannot be re-pushed over a better served one), and an
+  identical rerun resolves the same baseline as the first run: fully cached.
 """
 
 from typing import Dict, List, Optional
@@ -19,6 +20,7 @@ from tfx.dsl.components.common import resolver
 CURRENT_MODEL_ID = "current_model_id"   # set by Evaluator and ServingValidator
 BLESSED = "blessed"
 KEYS = ("model", "model_blessing", "infra_blessing")
+CANDIDATE = "candidate"
 
 
 def _blessed_by_model_id(blessings):
@@ -36,29 +38,30 @@ class LatestPushedModelStrategy(resolver.ResolverStrategy):
     ServingValidator; nothing if there is none.
 
     Input channels: ``model`` (Model), ``model_blessing`` (ModelBlessing),
-    ``infra_blessing`` (InfraBlessing).
+    ``infra_blessing`` (InfraBlessing), and optionally ``candidate``
+    (Models to exclude; passed through unchanged).
     """
-
-    exclude_newest = False
 
     def resolve_artifacts(
             self, store, input_dict: Dict[str, List[types.Artifact]]
     ) -> Optional[Dict[str, List[types.Artifact]]]:
-        models = sorted(input_dict["model"], key=lambda a: a.id)
-        if self.exclude_newest:
-            models = models[:-1]
+        excluded = {a.id for a in input_dict.get(CANDIDATE, [])}
+        models = sorted((a for a in input_dict["model"]
+                         if a.id not in excluded), key=lambda a: a.id)
         evaluated = _blessed_by_model_id(input_dict["model_blessing"])
         served = _blessed_by_model_id(input_dict["infra_blessing"])
+        result = {key: [] for key in KEYS}
         for model in reversed(models):
             if model.id in evaluated and model.id in served:
-                return {"model": [model],
-                        "model_blessing": [evaluated[model.id]],
-                        "infra_blessing": [served[model.id]]}
-        return {key: [] for key in KEYS}
+                result = {"model": [model],
+                          "model_blessing": [evaluated[model.id]],
+                          "infra_blessing": [served[model.id]]}
+                break
+        if CANDIDATE in input_dict:
+            result[CANDIDATE] = list(input_dict[CANDIDATE])
+        return result
 
 
 class LatestPushedBaselineStrategy(LatestPushedModelStrategy):
-    """`LatestPushedModelStrategy` without the newest Model (the candidate,
-    when resolved after the Trainer)."""
-
-    exclude_newest = True
+    """`LatestPushedModelStrategy` for a baseline: give it the Trainer's
+    model as ``candidate``, which is never returned."""

@@ -7,8 +7,10 @@ storage for multi-worker Airflow). TFX's AirflowDagRunner turns each
 component into an Airflow task, in the same order as `noisy-rnn run`;
 ``latest_pushed_model`` gives the Trainer its warm start, the Evaluator and
 the ServingValidator gate the push, exactly as locally. Each daily run reads
-the latest ``span-<N>/`` folder; TFX's cache skips the components whose
-inputs did not change.
+the latest ``span-<N>/`` folder. Note: there is no "no new span" check here
+(`noisy-rnn retrain` has one): with warm start, a run on an unchanged span
+retrains from the served model and goes through the gate again; trigger the
+DAG on span arrival (e.g. a sensor) rather than on a clock if that matters.
 """
 
 import datetime
