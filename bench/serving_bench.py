@@ -31,7 +31,7 @@ import tf_keras  # noqa: E402
 
 from pipeline import features as names  # noqa: E402
 from pipeline import model as model_lib  # noqa: E402
-from pipeline import runner, signatures  # noqa: E402
+from pipeline import deploy, runner, signatures  # noqa: E402
 from pipeline.config import ModelConfig, PipelineConfig  # noqa: E402
 
 BATCH_SIZES = (1, 64)
@@ -48,15 +48,12 @@ def latest(artifacts_dir, *inside):
 def pushed_model(config):
     """The newest pushed version under ``config.serving_dir``, running the
     pipeline first when there is none."""
-    versions = glob.glob(os.path.join(config.serving_dir, "*",
-                                      "saved_model.pb"))
+    versions = deploy.pushed_versions(config.serving_dir)
     if not versions:
         print(f"nothing pushed under {config.serving_dir}: running the "
               f"pipeline first", flush=True)
-        summary = runner.run(config, echo=lambda _: None)
-        return summary.pushed_path
-    return max((os.path.dirname(v) for v in versions),
-               key=lambda p: int(os.path.basename(p)))
+        return runner.run(config, echo=lambda _: None).pushed_path
+    return os.path.join(config.serving_dir, str(versions[-1]))
 
 
 def stock_model(model_config, num_channels, num_outputs):

@@ -27,7 +27,7 @@ from typing import Optional
 
 from components.anomalies_gate import AnomaliesFound
 from components.sequence_example_gen.examples import DataError
-from pipeline import runner, spans
+from pipeline import deploy, runner, spans
 from pipeline.config import PipelineConfig
 
 LOCK_FILE = "retrain.lock"
@@ -82,11 +82,9 @@ def retrain_lock(output):
 
 
 def served_version(config):
-    """The newest numeric version under the serving dir, or None."""
-    if not os.path.isdir(config.serving_dir):
-        return None
-    versions = [v for v in os.listdir(config.serving_dir) if v.isdigit()]
-    return max(versions, key=int) if versions else None
+    """The newest pushed version under the serving dir, or None."""
+    versions = deploy.pushed_versions(config.serving_dir)
+    return str(versions[-1]) if versions else None
 
 
 def read_state(output):

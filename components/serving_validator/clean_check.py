@@ -105,10 +105,11 @@ def identical(a, b):
 
 def check_deterministic(calls, repeats=3):
     """Each signature called ``repeats`` times on the same real batch must
-    give bit-identical outputs."""
-    differing = []
+    give bit-identical outputs. Returns the check and each signature's
+    first outputs."""
+    differing, firsts = [], {}
     for name, call in calls.items():
-        first = _numpy(call())
+        first = firsts[name] = _numpy(call())
         for _ in range(repeats - 1):
             again = _numpy(call())
             differing += [f"{name}.{key}" for key in first
@@ -118,7 +119,7 @@ def check_deterministic(calls, repeats=3):
               "outputs differ between identical calls: " +
               ", ".join(sorted(set(differing))))
     return {"name": "deterministic", "passed": not differing,
-            "detail": detail}
+            "detail": detail}, firsts
 
 
 def check_signatures_agree(default_outputs, sequences_outputs, tolerance):
@@ -217,11 +218,12 @@ def run_checks(request):
         values, lengths = to_sequences(batch, request["features"])
         calls["serving_sequences"] = lambda: sequences(values=values,
                                                        lengths=lengths)
-    checks = [check_random_ops(signatures), check_deterministic(calls)]
+    deterministic, outputs = check_deterministic(calls)
+    checks = [check_random_ops(signatures), deterministic]
     if sequences is not None:
         checks.append(check_signatures_agree(
-            _numpy(calls["serving_default"]()),
-            _numpy(calls["serving_sequences"]()), request["tolerance"]))
+            outputs["serving_default"], outputs["serving_sequences"],
+            request["tolerance"]))
     else:
         checks.append({"name": "signatures_agree", "passed": False,
                        "detail": "no serving_sequences signature"})
