@@ -57,6 +57,10 @@ class _NoisyStateLayerMixin:
                 f"{type(self).__name__} '{self.name}': argument `inputs` must "
                 f"be a float tensor, got dtype {sequence.dtype.name}")
 
+    # Plain graph code (as the stock layers' call is): AutoGraph conversion of
+    # it and of the stock call chain below only costs seconds of tracing each
+    # time a model, train step or signature is built.
+    @tf.autograph.experimental.do_not_convert
     def call(self, inputs, mask=None, training=None, initial_state=None):
         def stock_call():
             return super(_NoisyStateLayerMixin, self).call(

@@ -87,7 +87,8 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     optimizer = tf_keras.optimizers.Adam(config.learning_rate)
     eval_loss = tf_keras.metrics.Mean()
 
-    @tf.function(autograph=False, reduce_retracing=True)
+    # One trace each: batches differ in size and padded length.
+    @tf.function(autograph=False, input_signature=train_data.element_spec)
     def train_step(inputs, labels):
         with tf.GradientTape() as tape:
             loss = loss_fn(labels, model(inputs, training=True))
@@ -97,7 +98,7 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
                                       variables))
         return loss
 
-    @tf.function(autograph=False, reduce_retracing=True)
+    @tf.function(autograph=False, input_signature=eval_data.element_spec)
     def eval_step(inputs, labels):
         outputs = model(inputs, training=False)
         eval_loss.update_state(loss_fn(labels, outputs))
@@ -165,7 +166,13 @@ def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
     if training:
         dataset = dataset.shuffle(10000, seed=seed).repeat()
     # Padding (mask False) is only added up to each batch's longest example.
-    return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.padded_batch(batch_size).prefetch(2)
+    # No autotuning: its background thread doubles its sleep up to 60 s, and
+    # deleting the iterator waits for it to wake up (measured 0-10 s at the
+    # end of every training run); the data here is small and cached.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 MODEL_CONFIG = "model_config.json"  # in the ModelRun: what was trained

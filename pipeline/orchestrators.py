@@ -20,10 +20,9 @@ import dataclasses
 import os
 
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import REPO_ROOT, create_pipeline
 
 DEFAULT_IMAGE = "gcr.io/my-project/tfx-noisy-rnn:latest"
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_IN_IMAGE = "/opt/tfx-noisy-rnn"
 
 
@@ -65,5 +64,6 @@ def compile_kubeflow_v2(config: PipelineConfig, dest, image=DEFAULT_IMAGE,
             default_image=image, display_name=config.pipeline_name),
         output_dir=dest, output_filename=file_name)
     runner.run(create_pipeline(in_image(config, repo_in_image),
-                               orchestrator="kubeflow_v2"))
+                               orchestrator="kubeflow_v2",
+                               repo_root=repo_in_image))
     return os.path.join(dest, file_name)

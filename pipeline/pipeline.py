@@ -7,8 +7,10 @@ ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator
 """
 
 import dataclasses
+import os
 
 import tensorflow_model_analysis as tfma
+from apache_beam.options.pipeline_options import PipelineOptions
 # Direct imports, not `tfx.v1`: that also imports the Google Cloud extensions
 # (~5 s of start-up for every command).
 from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
@@ -32,6 +34,30 @@ from pipeline import features as names
 from pipeline.config import PipelineConfig
 
 SPAN_PATTERN = "span-{SPAN}/*.csv"
+METRICS_MODULE = "pipeline.metrics"  # stock Keras metrics minus AutoGraph
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Beam flags that ship Python code to workers (as TFX's
+# dependency_utils.make_beam_dependency_flags lists them).
+_DEPENDENCY_FLAGS = ("extra_packages", "setup_file", "requirements_file",
+                     "worker_harness_container_image", "sdk_container_image")
+
+
+def beam_args(config: PipelineConfig, repo_root=REPO_ROOT):
+    """``config.beam_pipeline_args``, plus ``--setup_file`` of this repo
+    unless they already say how workers get the code.
+
+    Without any of these flags every Beam component (ExampleGen,
+    StatisticsGen, Transform, Evaluator) copies the installed TFX package and
+    builds an sdist of it (~2 s each on DirectRunner, which never uses it),
+    and a remote runner would get TFX but not this project's components and
+    preprocessing code. ``repo_root``: where the repo is on the machines that
+    run the components (e.g. inside the image).
+    """
+    args = list(config.beam_pipeline_args)
+    options = PipelineOptions(flags=args).get_all_options()
+    if not any(options.get(flag) for flag in _DEPENDENCY_FLAGS):
+        args.append(f"--setup_file={os.path.join(repo_root, 'setup.py')}")
+    return args
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -48,7 +74,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             prediction_key="probabilities",
             preprocessing_function_names=["transform_features"])
         metrics = [tfma.MetricConfig(
-            class_name="SparseCategoricalAccuracy",
+            class_name="SparseCategoricalAccuracy", module=METRICS_MODULE,
             threshold=tfma.MetricThreshold(
                 value_threshold=tfma.GenericValueThreshold(
                     lower_bound={"value": config.min_accuracy}),
@@ -65,13 +91,14 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             "value": 1e30 if config.max_mae is None else config.max_mae})
         metrics = [
             tfma.MetricConfig(
-                class_name="MeanAbsoluteError",
+                class_name="MeanAbsoluteError", module=METRICS_MODULE,
                 threshold=tfma.MetricThreshold(
                     value_threshold=value_threshold,
                     change_threshold=tfma.GenericChangeThreshold(
                         direction=tfma.MetricDirection.LOWER_IS_BETTER,
                         absolute=tiny))),
-            tfma.MetricConfig(class_name="RootMeanSquaredError")]
+            tfma.MetricConfig(class_name="RootMeanSquaredError",
+                              module=METRICS_MODULE)]
     return tfma.EvalConfig(
         model_specs=[model_spec], slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
@@ -103,13 +130,15 @@ def _pushed_model_resolver(node_id, kubeflow, candidate=None):
         **extra).with_id(node_id)
 
 
-def create_pipeline(config: PipelineConfig,
-                    orchestrator: str = "local") -> Pipeline:
+def create_pipeline(config: PipelineConfig, orchestrator: str = "local",
+                    repo_root: str = REPO_ROOT) -> Pipeline:
     """The TFX pipeline for ``config``'s dataset and model.
 
     ``orchestrator``: ``local`` (LocalDagRunner, the default) or
     ``kubeflow_v2`` (Kubeflow Pipelines v2 / Vertex, which only supports
     TFX's built-in resolver strategies; see `_pushed_model_resolver`).
+    ``repo_root``: this repo's path where the components run (see
+    `beam_args`).
     """
     if orchestrator not in ("local", "kubeflow_v2"):
         raise ValueError(f"orchestrator must be local or kubeflow_v2, got "
@@ -202,4 +231,4 @@ def create_pipeline(config: PipelineConfig,
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(config.metadata_path)
             if orchestrator == "local" else None),
-        beam_pipeline_args=list(config.beam_pipeline_args))
+        beam_pipeline_args=beam_args(config, repo_root))

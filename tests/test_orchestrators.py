@@ -49,6 +49,8 @@ def test_kubeflow_v2_pipeline_json_has_every_component(tmp_path):
     # from the compiling machine's.
     assert str(pathlib.Path.cwd()) not in json.dumps(job)
     assert "/opt/tfx-noisy-rnn/schemas/co2/schema.pbtxt" in json.dumps(job)
+    # Beam components ship the project from the image's setup.py.
+    assert "--setup_file=/opt/tfx-noisy-rnn/setup.py" in text
 
 
 def test_airflow_dag_file_builds_the_pipeline_daily_with_warm_start():
