@@ -18,6 +18,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from components.serving_validator import executor as serving_validator
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -142,9 +143,13 @@ def run(config: PipelineConfig, echo=print) -> RunSummary:
     start = time.perf_counter()
     monitor = _ProgressMonitor(config, echo, since_ms=int(time.time() * 1000))
     monitor.start()
+    pipeline = create_pipeline(config)
+    # The ServingValidator's clean process imports TensorFlow meanwhile.
+    serving_validator.prestart_clean_process()
     try:
-        LocalDagRunner().run(create_pipeline(config))
+        LocalDagRunner().run(pipeline)
     finally:
+        serving_validator.stop_prestarted()
         monitor.stop()
     summary = summarize_latest_run(config)
     summary.wall_seconds = time.perf_counter() - start

@@ -86,9 +86,12 @@ def test_blessed_model_passes_every_check_and_carries_warmup(
 
 
 def test_each_gate_refuses_what_it_guards(japanese_vowels, tmp_path):
-    """One clean process, three faults: a latency budget no model meets,
-    Trainer outputs the export does not reproduce, a warmup request for an
-    input the model does not have. Each gate fails; the others pass."""
+    """One clean process (started ahead, as `runner.run` does), three
+    faults: a latency budget no model meets, Trainer outputs the export does
+    not reproduce, a warmup request for an input the model does not have.
+    Each gate fails; the others pass."""
+    executor.prestart_clean_process()
+    prestarted = executor._prestarted[0]  # pylint: disable=protected-access
     config, summary = japanese_vowels
     model_dir = tmp_path / "model"
     shutil.copytree(summary.pushed_path, model_dir)
@@ -110,6 +113,8 @@ def test_each_gate_refuses_what_it_guards(japanese_vowels, tmp_path):
                 request=bad)).SerializeToString())
 
     report = executor.run_clean_check(request, str(tmp_path))
+    assert prestarted.returncode == 0  # this process did the checks
+    assert not executor._prestarted  # pylint: disable=protected-access
     checks = by_name(report)
     failed = sorted(name for name, check in checks.items()
                     if not check["passed"])
@@ -119,6 +124,16 @@ def test_each_gate_refuses_what_it_guards(japanese_vowels, tmp_path):
     assert "probabilities: max |diff| 1.00e-02" in \
         checks["matches_trainer"]["detail"]
     assert "serving_default" in checks["warmup_replays"]["detail"]
+
+
+def test_an_unused_prestarted_clean_process_is_ended():
+    executor.prestart_clean_process()
+    executor.prestart_clean_process()  # still one
+    assert len(executor._prestarted) == 1  # pylint: disable=protected-access
+    prestarted = executor._prestarted[0]  # pylint: disable=protected-access
+    executor.stop_prestarted()
+    assert prestarted.poll() is not None
+    assert not executor._prestarted  # pylint: disable=protected-access
 
 
 def test_a_model_the_clean_process_cannot_load_is_refused(tmp_path):

@@ -2,7 +2,9 @@
 would load it: TensorFlow (and the TF Serving protos) only, the project
 blocked from import.
 
-``python -I clean_check.py REQUEST.json`` reads the request (keys below),
+``python -I clean_check.py REQUEST.json`` (or ``-``: the request's path is
+read from stdin, so the process can be started, and TensorFlow imported,
+before the request exists) reads the request (keys below),
 runs every check and writes the report JSON to ``request["report"]``:
 
 - ``model_dir``: the SavedModel; ``examples``: gzipped TFRecord files of
@@ -246,4 +248,9 @@ def main(request_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "-":
+        path = sys.stdin.readline().strip()
+        if path:  # nothing: the caller did not need this process after all
+            main(path)
+    else:
+        main(sys.argv[1])

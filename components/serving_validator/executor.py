@@ -71,22 +71,53 @@ def format_report(report, blessed):
     return "\n".join(lines) + "\n"
 
 
+# At most one clean process started ahead of its request (see
+# `prestart_clean_process`).
+_prestarted: List[subprocess.Popen] = []
+
+
+def _start_clean_process():
+    """``python -I clean_check.py -``: no user site, no cwd on the path, the
+    project blocked inside; it waits for its request path on stdin."""
+    return subprocess.Popen([sys.executable, "-I", CLEAN_CHECK, "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def prestart_clean_process():
+    """Starts the clean process now, so that its TensorFlow import (~4 s)
+    overlaps the components that run before the ServingValidator (a second
+    core does it); the next `run_clean_check` in this Python process hands
+    it its request. For in-process orchestration (LocalDagRunner): call
+    `stop_prestarted` when the pipeline is done."""
+    if not _prestarted:
+        _prestarted.append(_start_clean_process())
+
+
+def stop_prestarted():
+    """Ends a prestarted clean process that no ServingValidator used (e.g.
+    the run was cached or stopped before)."""
+    while _prestarted:
+        process = _prestarted.pop()
+        process.kill()
+        process.communicate()
+
+
 def run_clean_check(request, work_dir):
-    """Runs clean_check.py in ``python -I`` (no user site, no cwd on the
-    path; the project is blocked inside). Returns the report dict, or one
-    with an ``error`` when the process fails (e.g. the model does not load
-    without the project)."""
+    """Runs clean_check.py in a clean process (the prestarted one, if any).
+    Returns the report dict, or one with an ``error`` when the process fails
+    (e.g. the model does not load without the project)."""
     request = dict(request, report=os.path.join(work_dir, "clean.json"))
     request_path = os.path.join(work_dir, "request.json")
     with open(request_path, "w") as f:
         json.dump(request, f)
-    run = subprocess.run([sys.executable, "-I", CLEAN_CHECK, request_path],
-                         capture_output=True, text=True, check=False)
-    if run.returncode != 0:
-        tail = [line for line in run.stderr.strip().splitlines()
+    process = _prestarted.pop() if _prestarted else _start_clean_process()
+    _, stderr = process.communicate(request_path + "\n")
+    if process.returncode != 0:
+        tail = [line for line in stderr.strip().splitlines()
                 if line.strip()][-1:] or ["(no output)"]
         return {"error": f"the clean serving process failed (exit "
-                         f"{run.returncode}): {tail[0]}"}
+                         f"{process.returncode}): {tail[0]}"}
     with open(request["report"]) as f:
         return json.load(f)
 
