@@ -27,6 +27,14 @@ class ModelConfig:
     noise: str = "additive"
     noise_std: float = 0.3
     noise_std_trainable: bool = False
+    # Width of a convolutional branch beside the recurrent layers (two
+    # masked Conv1D, kernels 5 and 3, ReLU, mean over the steps; its features
+    # join the recurrent output before the head); 0: none.
+    conv_filters: int = 0
+    label_smoothing: float = 0.0  # classification only
+    # Evaluate and export an exponential moving average of the weights with
+    # this decay (e.g. 0.99); 0: the weights as trained.
+    ema_decay: float = 0.0
     batch_size: int = 32
     learning_rate: float = 3e-3
     train_steps: int = 600
@@ -52,6 +60,13 @@ class ModelConfig:
                 fail(name, f"must be >= 1, got {getattr(self, name)}")
         if not self.noise_std >= 0:
             fail("noise_std", f"must be >= 0, got {self.noise_std}")
+        if self.conv_filters < 0:
+            fail("conv_filters", f"must be >= 0, got {self.conv_filters}")
+        if not 0 <= self.label_smoothing < 1:
+            fail("label_smoothing", f"must be in [0, 1), got "
+                                    f"{self.label_smoothing}")
+        if not 0 <= self.ema_decay < 1:
+            fail("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         if not self.learning_rate > 0:
             fail("learning_rate", f"must be > 0, got {self.learning_rate}")
 

@@ -5,6 +5,7 @@ steps]}`` (the z-scored channels from Transform, padded, and which steps
 exist) and returns class logits or the scaled regression target.
 """
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -38,8 +39,34 @@ def recurrent_layer(config: ModelConfig, return_sequences):
         return_sequences=return_sequences)
 
 
+class MaskedConvFeatures(tf_keras.layers.Layer):
+    """The convolutional branch: two ``same``-padded Conv1D (kernels 5 and
+    3, ReLU), padded steps zeroed after each, then the mean over the real
+    steps: ``[batch, filters]``. Outputs do not depend on how far a batch
+    is padded."""
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.convolutions = [
+            tf_keras.layers.Conv1D(filters, size, padding="same",
+                                   activation="relu") for size in (5, 3)]
+
+    def call(self, values, mask):
+        present = tf.cast(mask, values.dtype)[..., None]
+        hidden = values * present
+        for convolution in self.convolutions:
+            hidden = convolution(hidden) * present
+        steps = tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
+        return tf.reduce_sum(hidden, axis=1) / steps
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}
+
+
 def build_model(config: ModelConfig, num_channels, num_outputs):
-    """Stacked recurrent layers and a dense head.
+    """Stacked recurrent layers (and, with ``conv_filters``, a
+    `MaskedConvFeatures` branch beside them) and a dense head.
 
     ``num_outputs`` is the number of classes (the head outputs logits) or 1
     for regression (the scaled target).
@@ -50,22 +77,33 @@ def build_model(config: ModelConfig, num_channels, num_outputs):
     for index in range(config.layers):
         hidden = recurrent_layer(config, index < config.layers - 1)(
             hidden, mask=mask)
+    if config.conv_filters:
+        hidden = tf_keras.layers.Concatenate()([
+            hidden, MaskedConvFeatures(config.conv_filters, name="conv")(
+                values, mask)])
     outputs = tf_keras.layers.Dense(num_outputs, name="head")(hidden)
     return tf_keras.Model({"values": values, "mask": mask}, outputs)
 
 
-def loss_and_metric(num_outputs):
-    """Training loss and the eval metric (accuracy, or MAE when regressing).
+def loss_and_metric(num_outputs, label_smoothing=0.0):
+    """Training loss, eval loss and the eval metric (accuracy, or MAE when
+    regressing). The eval loss is the plain cross-entropy even when training
+    smooths the labels.
 
     Regression outputs are ``[batch, 1]``; labels are ``[batch]``.
     """
     if num_outputs > 1:
-        return (tf_keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True), tf_keras.metrics.SparseCategoricalAccuracy(
-                name="accuracy"))
+        plain = tf_keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True)
+        smoothed = tf_keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=label_smoothing)
+        train_loss = plain if not label_smoothing else (
+            lambda y, p: smoothed(tf.one_hot(y, num_outputs), p))
+        return (train_loss, plain, tf_keras.metrics.SparseCategoricalAccuracy(
+            name="accuracy"))
     mse = tf_keras.losses.MeanSquaredError()
-    return ((lambda y, p: mse(y, tf.squeeze(p, -1))),
-            _SqueezedMAE(name="mae"))
+    loss = lambda y, p: mse(y, tf.squeeze(p, -1))  # noqa: E731
+    return loss, loss, _SqueezedMAE(name="mae")
 
 
 class _SqueezedMAE(tf_keras.metrics.MeanAbsoluteError):
@@ -74,18 +112,50 @@ class _SqueezedMAE(tf_keras.metrics.MeanAbsoluteError):
                                     sample_weight)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights (``decay`` 0:
+    none), updated after each training step, swapped into the model to
+    evaluate it."""
+
+    def __init__(self, model, decay):
+        self.model, self.decay = model, decay
+        self.averages = [tf.Variable(w, trainable=False)
+                         for w in model.weights] if decay else []
+
+    def update(self):
+        for average, weight in zip(self.averages, self.model.weights):
+            average.assign(self.decay * average + (1 - self.decay) * weight)
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """The model holds the averages inside the block, its own weights
+        again after it."""
+        if not self.averages:
+            yield
+            return
+        live = self.model.get_weights()
+        self.model.set_weights([a.numpy() for a in self.averages])
+        try:
+            yield
+        finally:
+            self.model.set_weights(live)
+
+
 def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     """Adam on the task loss (plus layer losses, e.g. the std prior), with
     an eval pass every ``eval_every`` steps, early stopping on the eval loss
-    and the best weights restored. Returns the history of eval rounds.
+    and the best weights restored (with ``ema_decay``, the averaged weights
+    are the ones evaluated and kept). Returns the history of eval rounds.
 
     A plain loop in ``tf.function(autograph=False)``: same maths as
     ``model.fit``, without ~15 s of AutoGraph conversion of Keras' training
     internals on first call.
     """
-    loss_fn, metric = loss_and_metric(model.output_shape[-1])
+    loss_fn, eval_loss_fn, metric = loss_and_metric(
+        model.output_shape[-1], config.label_smoothing)
     optimizer = tf_keras.optimizers.Adam(config.learning_rate)
     eval_loss = tf_keras.metrics.Mean()
+    average = WeightAverage(model, config.ema_decay)
 
     # One trace each: batches differ in size and padded length.
     @tf.function(autograph=False, input_signature=train_data.element_spec)
@@ -96,12 +166,13 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(total, variables),
                                       variables))
+        average.update()
         return loss
 
     @tf.function(autograph=False, input_signature=eval_data.element_spec)
     def eval_step(inputs, labels):
         outputs = model(inputs, training=False)
-        eval_loss.update_state(loss_fn(labels, outputs))
+        eval_loss.update_state(eval_loss_fn(labels, outputs))
         metric.update_state(labels, outputs)
 
     writer = tf.summary.create_file_writer(log_dir)
@@ -115,8 +186,10 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
             continue
         eval_loss.reset_state()
         metric.reset_state()
-        for inputs, labels in eval_data:
-            eval_step(inputs, labels)
+        with average.swapped_in():
+            for inputs, labels in eval_data:
+                eval_step(inputs, labels)
+            weights = model.get_weights()
         values = {"step": step, "train_loss": float(train_loss),
                   "val_loss": float(eval_loss.result()),
                   f"val_{metric.name}": float(metric.result())}
@@ -128,7 +201,7 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
         for name, value in values.items():
             history[name].append(value)
         if values["val_loss"] < best_loss:
-            best_loss, best_weights = values["val_loss"], model.get_weights()
+            best_loss, best_weights = values["val_loss"], weights
             rounds_without_gain = 0
         else:
             rounds_without_gain += 1

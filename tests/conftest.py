@@ -9,8 +9,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-# A short model config: enough for > 0.8 accuracy, a fraction of the time.
-SHORT = dict(units=32, train_steps=60, eval_every=30)
+# A short model config: enough for > 0.8 accuracy, a fraction of the time;
+# with the conv branch, label smoothing and the weight average, so every
+# end-to-end run (export, serving checks, clients) goes through them.
+SHORT = dict(units=32, train_steps=60, eval_every=30, conv_filters=8,
+             label_smoothing=0.1, ema_decay=0.9)
 
 
 @pytest.fixture(scope="session")
