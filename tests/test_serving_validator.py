@@ -137,6 +137,10 @@ def test_an_unused_prestarted_clean_process_is_ended():
 
 
 def test_a_model_the_clean_process_cannot_load_is_refused(tmp_path):
+    # A prestarted process that died meanwhile is replaced, not reported.
+    executor.prestart_clean_process()
+    executor._prestarted[0].kill()  # pylint: disable=protected-access
+    executor._prestarted[0].wait()  # pylint: disable=protected-access
     report = executor.run_clean_check(
         {"model_dir": str(tmp_path), "examples": [], "features": ["x"],
          "budgets_ms": {}, "repeats": 1, "tolerance": 1e-5}, str(tmp_path))

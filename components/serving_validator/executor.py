@@ -111,7 +111,9 @@ def run_clean_check(request, work_dir):
     request_path = os.path.join(work_dir, "request.json")
     with open(request_path, "w") as f:
         json.dump(request, f)
-    process = _prestarted.pop() if _prestarted else _start_clean_process()
+    process = _prestarted.pop() if _prestarted else None
+    if process is None or process.poll() is not None:  # none, or it died
+        process = _start_clean_process()
     _, stderr = process.communicate(request_path + "\n")
     if process.returncode != 0:
         tail = [line for line in stderr.strip().splitlines()
