@@ -126,6 +126,13 @@ class WeightAverage:
         for average, weight in zip(self.averages, self.model.weights):
             average.assign(self.decay * average + (1 - self.decay) * weight)
 
+    def weights(self):
+        """The weights to evaluate and keep: the averages, or the model's
+        own when not averaging."""
+        if not self.averages:
+            return self.model.get_weights()
+        return [average.numpy() for average in self.averages]
+
     @contextlib.contextmanager
     def swapped_in(self):
         """The model holds the averages inside the block, its own weights
@@ -134,7 +141,7 @@ class WeightAverage:
             yield
             return
         live = self.model.get_weights()
-        self.model.set_weights([a.numpy() for a in self.averages])
+        self.model.set_weights(self.weights())
         try:
             yield
         finally:
@@ -189,7 +196,6 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
         with average.swapped_in():
             for inputs, labels in eval_data:
                 eval_step(inputs, labels)
-            weights = model.get_weights()
         values = {"step": step, "train_loss": float(train_loss),
                   "val_loss": float(eval_loss.result()),
                   f"val_{metric.name}": float(metric.result())}
@@ -201,7 +207,7 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
         for name, value in values.items():
             history[name].append(value)
         if values["val_loss"] < best_loss:
-            best_loss, best_weights = values["val_loss"], weights
+            best_loss, best_weights = values["val_loss"], average.weights()
             rounds_without_gain = 0
         else:
             rounds_without_gain += 1

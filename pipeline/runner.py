@@ -143,10 +143,10 @@ def run(config: PipelineConfig, echo=print) -> RunSummary:
     start = time.perf_counter()
     monitor = _ProgressMonitor(config, echo, since_ms=int(time.time() * 1000))
     monitor.start()
-    pipeline = create_pipeline(config)
-    # The ServingValidator's clean process imports TensorFlow meanwhile.
-    serving_validator.prestart_clean_process()
     try:
+        pipeline = create_pipeline(config)
+        # The ServingValidator's clean process imports TensorFlow meanwhile.
+        serving_validator.prestart_clean_process()
         LocalDagRunner().run(pipeline)
     finally:
         serving_validator.stop_prestarted()
