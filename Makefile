@@ -6,6 +6,7 @@
 #   make demo   plain-Keras look: stock vs noisy GRUs on JapaneseVowels
 #   make bench  layer speed benchmark (prints a table)
 #   make serving-bench  pushed noisy model vs stock GRU serving latency
+#   make pipeline-bench  wall time of 5 fresh JapaneseVowels runs + a cached one
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -19,7 +20,7 @@ find_python310 = $(shell for c in "$$PYTHON" python3.10 \
         >/dev/null 2>&1 && { command -v "$$c" || echo "$$c"; } && break; \
     done)
 
-.PHONY: venv run demo test bench serving-bench lock data clean
+.PHONY: venv run demo test bench serving-bench pipeline-bench lock data clean
 
 venv: $(STAMP)
 
@@ -52,6 +53,9 @@ bench: $(STAMP)
 # Uses the model pushed under runs/jv (runs the pipeline first if none).
 serving-bench: $(STAMP)
 	$(PY) bench/serving_bench.py --output runs/jv
+
+pipeline-bench: $(STAMP)
+	$(PY) bench/pipeline_time.py --runs 5
 
 # Regenerates the lock from requirements.in (needs uv: pip install uv).
 lock:

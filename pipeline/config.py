@@ -39,6 +39,9 @@ class ModelConfig:
     learning_rate: float = 3e-3
     train_steps: int = 600
     eval_every: int = 50
+    # Eval rounds without a lower eval loss before training stops; the best
+    # round's weights are kept. 0: no early stopping, the last weights are
+    # kept, so the eval split plays no part in choosing the model.
     early_stopping_patience: int = 4
     seed: int = 0
 
@@ -55,9 +58,12 @@ class ModelConfig:
             fail("initial_state", f"must be one of {INITIAL_STATES}, got "
                                   f"{self.initial_state!r}")
         for name in ("units", "layers", "batch_size", "train_steps",
-                     "eval_every", "early_stopping_patience"):
+                     "eval_every"):
             if getattr(self, name) < 1:
                 fail(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.early_stopping_patience < 0:
+            fail("early_stopping_patience",
+                 f"must be >= 0 (0: off), got {self.early_stopping_patience}")
         if not self.noise_std >= 0:
             fail("noise_std", f"must be >= 0, got {self.noise_std}")
         if self.conv_filters < 0:

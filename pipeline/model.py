@@ -152,7 +152,9 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     """Adam on the task loss (plus layer losses, e.g. the std prior), with
     an eval pass every ``eval_every`` steps, early stopping on the eval loss
     and the best weights restored (with ``ema_decay``, the averaged weights
-    are the ones evaluated and kept). Returns the history of eval rounds.
+    are the ones evaluated and kept). With ``early_stopping_patience`` 0 it
+    runs every step and keeps the last weights: the eval rounds are only
+    logged. Returns the history of eval rounds.
 
     A plain loop in ``tf.function(autograph=False)``: same maths as
     ``model.fit``, without ~15 s of AutoGraph conversion of Keras' training
@@ -206,6 +208,8 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
                     tf.summary.scalar(name, value)
         for name, value in values.items():
             history[name].append(value)
+        if not config.early_stopping_patience:
+            continue
         if values["val_loss"] < best_loss:
             best_loss, best_weights = values["val_loss"], average.weights()
             rounds_without_gain = 0
@@ -214,6 +218,8 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
             if rounds_without_gain >= config.early_stopping_patience:
                 break
     writer.flush()
+    if not config.early_stopping_patience:
+        best_weights = average.weights()
     if best_weights is not None:
         model.set_weights(best_weights)
     return history
@@ -324,8 +330,9 @@ def write_serving_reference(model, eval_files, tf_transform_output, spec,
 
 
 def run_fn(fn_args: FnArgs):
-    """Trains with early stopping on the eval split and exports the model
-    with noise-free serving signatures (TFX Trainer entry point).
+    """Trains (early stopping on the eval split unless turned off) and
+    exports the model with noise-free serving signatures (TFX Trainer entry
+    point).
 
     ``fn_args.custom_config``: ``{"model": ModelConfig fields, "dataset":
     DatasetSpec fields}``.

@@ -140,13 +140,21 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
     raw_spec = tf_transform_output.raw_feature_spec()
     serving_spec = {name: raw_spec[name] for name in spec.features}
 
+    # Both serving signatures call this one trace of the model, so the
+    # SavedModel holds the recurrent kernels (and the gradient functions
+    # Keras registers with them) once: smaller, and faster to save and load.
+    @tf.function(autograph=False, input_signature=[
+        tf.TensorSpec([None, None, len(spec.features)], tf.float32),
+        tf.TensorSpec([None, None], tf.bool)])
+    def infer(values, mask):
+        return model({"values": values, "mask": mask}, training=False)
+
     def predict(raw, checks):
         with tf.control_dependencies(checks):
             raw = {name: tf.sparse.reorder(tensor)
                    for name, tensor in raw.items()}
         transformed = model.tft_layer(raw)
-        values, mask = to_sequences(transformed, spec.features)
-        outputs = model({"values": values, "mask": mask}, training=False)
+        outputs = infer(*to_sequences(transformed, spec.features))
         if spec.task == "classification":
             probabilities = tf.nn.softmax(outputs, axis=-1)
             class_ids = tf.argmax(probabilities, axis=-1)

@@ -1,0 +1,99 @@
+"""Wall time of the whole `noisy-rnn run` command, and of each component,
+over several fresh runs, then one cached rerun; prints a table with medians.
+
+Each run is the console script in a new process into a new output folder,
+so process start, imports and the clean serving process are all included,
+as a user sees them. Run it on an otherwise idle machine: on this project's
+2-core machines a concurrent job moves the numbers by 10-30 %.
+
+Usage:
+    .venv/bin/python bench/pipeline_time.py [--runs 5] \
+        [--dataset schemas/japanese_vowels/dataset.yaml] [--output DIR] \
+        [-- MODEL OPTIONS, e.g. --conv-filters 64]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+COMPONENT_LINE = re.compile(r"^\s+(\S+)\s+complete\s+([\d.]+) s$")
+PIPELINE_LINE = re.compile(r"^pipeline finished in ([\d.]+) s; executed: "
+                           r"(.*)$")
+
+
+def timed_run(command):
+    """Runs ``command``; returns (wall seconds, {component: seconds},
+    pipeline seconds, what executed). Fails with the command's output."""
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True,
+                          check=False)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"error: {' '.join(command)} exited with "
+                         f"{done.returncode}:\n{done.stdout}\n{done.stderr}")
+    components, pipeline, executed = {}, None, None
+    for line in done.stdout.splitlines():
+        if match := COMPONENT_LINE.match(line):
+            components[match[1]] = float(match[2])
+        elif match := PIPELINE_LINE.match(line):
+            pipeline, executed = float(match[1]), match[2]
+    if pipeline is None:
+        raise SystemExit(f"error: no 'pipeline finished' line in the output "
+                         f"of {' '.join(command)}:\n{done.stdout}")
+    return wall, components, pipeline, executed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dataset",
+                        default="schemas/japanese_vowels/dataset.yaml")
+    parser.add_argument("--output", help="folder for the runs' outputs "
+                        "(default: a temporary one, removed afterwards)")
+    parser.add_argument("model_options", nargs="*",
+                        help="passed to `noisy-rnn run` (after --)")
+    args = parser.parse_args()
+    script = os.path.join(os.path.dirname(sys.executable), "noisy-rnn")
+    if not os.path.exists(script):
+        raise SystemExit(f"error: {script} not found (run `make venv`)")
+    root = args.output or tempfile.mkdtemp(prefix="pipeline_time_")
+
+    def command(index):
+        output = os.path.join(root, f"run{index}")
+        return [script, "run", "--dataset", args.dataset, "--output",
+                output, *args.model_options]
+
+    rows = []
+    for index in range(args.runs):
+        shutil.rmtree(os.path.join(root, f"run{index}"), ignore_errors=True)
+        wall, components, pipeline, _ = timed_run(command(index))
+        rows.append((wall, pipeline, components))
+        print(f"run {index + 1}: {wall:.1f} s wall, pipeline {pipeline:.1f} s",
+              flush=True)
+    cached_wall, _, cached_pipeline, executed = timed_run(
+        command(args.runs - 1))
+
+    names = [n for n in rows[0][2] if any(r[2].get(n, 0) >= 0.1
+                                          for r in rows)]
+    width = max(len(n) for n in names + ["pipeline"])
+    print(f"\n{'seconds':<{width}} " + " ".join(
+        f"{f'run {i + 1}':>6}" for i in range(len(rows))) + f" {'median':>7}")
+    for label, values in (
+            ("wall", [r[0] for r in rows]), ("pipeline", [r[1] for r in rows]),
+            *((n, [r[2].get(n, 0.0) for r in rows]) for n in names)):
+        print(f"{label:<{width}} " + " ".join(f"{v:6.1f}" for v in values) +
+              f" {statistics.median(values):7.1f}")
+    print(f"\ncached rerun: {cached_wall:.1f} s wall, pipeline "
+          f"{cached_pipeline:.1f} s, executed: {executed}")
+    if not args.output:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
