@@ -22,17 +22,17 @@ import time
 from pipeline import runner
 from pipeline.config import ModelConfig, PipelineConfig
 
+GRU_ONLY = dict(conv_filters=0, label_smoothing=0.0, ema_decay=0.0)
 SETTINGS = {
-    "GRU, trainable initial state, no noise": dict(noise="none"),
-    "GRU, trainable initial state, additive noise 0.3": dict(
-        noise="additive", noise_std=0.3),
-    # The best found: a convolutional branch beside the GRU, label smoothing
-    # and an average of the weights.
-    "GRU + conv 64, no noise, smoothing 0.1, EMA 0.99": dict(
-        noise="none", conv_filters=64, label_smoothing=0.1, ema_decay=0.99),
-    "GRU + conv 64, additive noise 0.3, smoothing 0.1, EMA 0.99": dict(
-        noise="additive", noise_std=0.3, conv_filters=64,
-        label_smoothing=0.1, ema_decay=0.99),
+    "GRU alone, trainable initial state, no noise": dict(
+        noise="none", **GRU_ONLY),
+    "GRU alone, trainable initial state, additive noise 0.3": dict(
+        noise="additive", noise_std=0.3, **GRU_ONLY),
+    # The defaults: a convolutional branch beside the GRU (64 filters), label
+    # smoothing 0.1 and an average of the weights (decay 0.99).
+    "GRU + conv 64, no noise, smoothing 0.1, EMA 0.99": dict(noise="none"),
+    "GRU + conv 64, additive noise 0.3, smoothing 0.1, EMA 0.99 (default)":
+        dict(noise="additive", noise_std=0.3),
 }
 
 

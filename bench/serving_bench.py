@@ -68,6 +68,10 @@ def stock_model(model_config, num_channels, num_outputs):
             model_config.units,
             return_sequences=index < model_config.layers - 1)(hidden,
                                                               mask=mask)
+    if model_config.conv_filters:  # the same branch in both models
+        hidden = tf_keras.layers.Concatenate()([
+            hidden, model_lib.MaskedConvFeatures(model_config.conv_filters,
+                                                 name="conv")(values, mask)])
     outputs = tf_keras.layers.Dense(num_outputs, name="head")(hidden)
     return tf_keras.Model({"values": values, "mask": mask}, outputs)
 
@@ -135,7 +139,8 @@ def main():
     print(f"model: {model_config.cell} x{model_config.layers}, "
           f"{model_config.units} units, initial state "
           f"{model_config.initial_state}, noise {model_config.noise} "
-          f"(off at inference); {args.repeats} interleaved calls per batch "
+          f"(off at inference), conv branch {model_config.conv_filters} "
+          f"filters (both models); {args.repeats} interleaved calls per batch "
           f"size; pushed {noisy_dir}")
     print(f"{'batch':>5} | {'model':<15} | {'p50 ms':>7} | {'p99 ms':>7}")
     ratios = {}

@@ -30,11 +30,11 @@ class ModelConfig:
     # Width of a convolutional branch beside the recurrent layers (two
     # masked Conv1D, kernels 5 and 3, ReLU, mean over the steps; its features
     # join the recurrent output before the head); 0: none.
-    conv_filters: int = 0
-    label_smoothing: float = 0.0  # classification only
+    conv_filters: int = 64
+    label_smoothing: float = 0.1  # classification only; 0: none
     # Evaluate and export an exponential moving average of the weights with
-    # this decay (e.g. 0.99); 0: the weights as trained.
-    ema_decay: float = 0.0
+    # this decay; 0: the weights as trained.
+    ema_decay: float = 0.99
     batch_size: int = 32
     learning_rate: float = 3e-3
     train_steps: int = 600

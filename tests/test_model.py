@@ -44,23 +44,27 @@ def test_conv_branch_joins_the_recurrent_output_before_the_head():
     assert model.get_layer("head").kernel.shape == (5 + 4, 9)
     values, mask = _batch([6, 3], time=6)
     assert model({"values": values, "mask": mask}).shape == (2, 9)
-    assert not [layer for layer in build_model(ModelConfig(units=5), 3, 9)
-                .layers if isinstance(layer, MaskedConvFeatures)]
+    assert not [layer for layer in build_model(
+        ModelConfig(units=5, conv_filters=0), 3, 9).layers
+        if isinstance(layer, MaskedConvFeatures)]
 
 
-def test_weight_average_follows_the_weights_and_swaps_back():
+def test_weight_average_is_bias_corrected_and_swaps_back():
     model = build_model(ModelConfig(units=2, noise="none"), 3, 2)
     average = WeightAverage(model, decay=0.5)
     start = [w.numpy() for w in model.weights]
-    for weight in model.weights:
-        weight.assign(weight + 1.0)
-    average.update()
-    expected = [s + 0.5 for s in start]
-    assert all(np.allclose(a.numpy(), e)
-               for a, e in zip(average.averages, expected))
+    assert all(np.array_equal(a, s) for a, s in zip(average.weights(), start))
+    for shift in (1.0, 2.0):
+        for weight, first in zip(model.weights, start):
+            weight.assign(first + shift)
+        average.update()
+    # (0.25 w1 + 0.5 w2) / (1 - 0.5**2): the starting weights play no part.
+    expected = [s + 5.0 / 3.0 for s in start]
+    assert all(np.allclose(a, e, atol=1e-6)
+               for a, e in zip(average.weights(), expected))
     live = model.get_weights()
     with average.swapped_in():
-        assert all(np.allclose(w, e)
+        assert all(np.allclose(w, e, atol=1e-6)
                    for w, e in zip(model.get_weights(), expected))
     assert all(np.array_equal(w, l)
                for w, l in zip(model.get_weights(), live))
@@ -99,8 +103,10 @@ def _eval_loss(model, data):
 def test_early_stopping_keeps_the_best_round_and_patience_0_the_last(
         tmp_path, patience):
     # Training teaches label 0, the eval split says 1: every round is worse.
-    config = ModelConfig(units=4, noise="none", train_steps=40, eval_every=10,
-                         learning_rate=0.05, early_stopping_patience=patience)
+    config = ModelConfig(units=4, noise="none", conv_filters=0,
+                         label_smoothing=0.0, ema_decay=0.0, train_steps=40,
+                         eval_every=10, learning_rate=0.05,
+                         early_stopping_patience=patience)
     model = build_model(config, 3, 2)
     history = train(model, _labelled(0, True), _labelled(1, False), config,
                     str(tmp_path))
