@@ -22,14 +22,16 @@ import sys
 import tempfile
 import time
 
-COMPONENT_LINE = re.compile(r"^\s+(\S+)\s+complete\s+([\d.]+) s$")
-PIPELINE_LINE = re.compile(r"^pipeline finished in ([\d.]+) s; executed: "
-                           r"(.*)$")
+from pipeline import runner
+from pipeline.config import PipelineConfig
+
+PIPELINE_LINE = re.compile(r"^pipeline finished in ([\d.]+) s;")
 
 
-def timed_run(command):
-    """Runs ``command``; returns (wall seconds, {component: seconds},
-    pipeline seconds, what executed). Fails with the command's output."""
+def timed_run(command, config):
+    """Runs ``command`` (a `noisy-rnn run` into ``config.output``); returns
+    (wall seconds, pipeline seconds as the command printed them, the run's
+    `RunSummary` from MLMD). Fails with the command's output."""
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True,
                           check=False)
@@ -37,16 +39,12 @@ def timed_run(command):
     if done.returncode:
         raise SystemExit(f"error: {' '.join(command)} exited with "
                          f"{done.returncode}:\n{done.stdout}\n{done.stderr}")
-    components, pipeline, executed = {}, None, None
-    for line in done.stdout.splitlines():
-        if match := COMPONENT_LINE.match(line):
-            components[match[1]] = float(match[2])
-        elif match := PIPELINE_LINE.match(line):
-            pipeline, executed = float(match[1]), match[2]
-    if pipeline is None:
+    pipeline = [float(m[1]) for m in map(PIPELINE_LINE.match,
+                                         done.stdout.splitlines()) if m]
+    if not pipeline:
         raise SystemExit(f"error: no 'pipeline finished' line in the output "
                          f"of {' '.join(command)}:\n{done.stdout}")
-    return wall, components, pipeline, executed
+    return wall, pipeline[0], runner.summarize_latest_run(config)
 
 
 def main():
@@ -65,22 +63,26 @@ def main():
     root = args.output or tempfile.mkdtemp(prefix="pipeline_time_")
 
     def command(index):
-        output = os.path.join(root, f"run{index}")
         return [script, "run", "--dataset", args.dataset, "--output",
-                output, *args.model_options]
+                os.path.join(root, f"run{index}"), *args.model_options]
+
+    def config(index):  # enough to find the run in MLMD
+        return PipelineConfig(dataset=args.dataset,
+                              output=os.path.join(root, f"run{index}"))
 
     rows = []
     for index in range(args.runs):
         shutil.rmtree(os.path.join(root, f"run{index}"), ignore_errors=True)
-        wall, components, pipeline, _ = timed_run(command(index))
-        rows.append((wall, pipeline, components))
+        wall, pipeline, summary = timed_run(command(index), config(index))
+        rows.append((wall, pipeline, summary.seconds))
         print(f"run {index + 1}: {wall:.1f} s wall, pipeline {pipeline:.1f} s",
               flush=True)
-    cached_wall, _, cached_pipeline, executed = timed_run(
-        command(args.runs - 1))
+    last = args.runs - 1
+    cached_wall, cached_pipeline, cached = timed_run(command(last),
+                                                     config(last))
 
-    names = [n for n in rows[0][2] if any(r[2].get(n, 0) >= 0.1
-                                          for r in rows)]
+    names = sorted(n for n in rows[0][2] if any(r[2].get(n, 0) >= 0.1
+                                                for r in rows))
     width = max(len(n) for n in names + ["pipeline"])
     print(f"\n{'seconds':<{width}} " + " ".join(
         f"{f'run {i + 1}':>6}" for i in range(len(rows))) + f" {'median':>7}")
@@ -90,7 +92,8 @@ def main():
         print(f"{label:<{width}} " + " ".join(f"{v:6.1f}" for v in values) +
               f" {statistics.median(values):7.1f}")
     print(f"\ncached rerun: {cached_wall:.1f} s wall, pipeline "
-          f"{cached_pipeline:.1f} s, executed: {executed}")
+          f"{cached_pipeline:.1f} s, executed: "
+          f"{', '.join(cached.executed()) or 'nothing (all cached)'}")
     if not args.output:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -56,24 +56,12 @@ def pushed_model(config):
     return os.path.join(config.serving_dir, str(versions[-1]))
 
 
-def stock_model(model_config, num_channels, num_outputs):
-    """`pipeline.model.build_model`'s architecture from stock layers."""
+def stock_layer(model_config, return_sequences):
+    """A stock tf_keras GRU/LSTM in place of `pipeline.model.recurrent_layer`
+    (the rest of `build_model`'s architecture stays the same)."""
     layer_class = (tf_keras.layers.GRU if model_config.cell == "gru"
                    else tf_keras.layers.LSTM)
-    values = tf_keras.Input((None, num_channels), name="values")
-    mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
-    hidden = values
-    for index in range(model_config.layers):
-        hidden = layer_class(
-            model_config.units,
-            return_sequences=index < model_config.layers - 1)(hidden,
-                                                              mask=mask)
-    if model_config.conv_filters:  # the same branch in both models
-        hidden = tf_keras.layers.Concatenate()([
-            hidden, model_lib.MaskedConvFeatures(model_config.conv_filters,
-                                                 name="conv")(values, mask)])
-    outputs = tf_keras.layers.Dense(num_outputs, name="head")(hidden)
-    return tf_keras.Model({"values": values, "mask": mask}, outputs)
+    return layer_class(model_config.units, return_sequences=return_sequences)
 
 
 def export_stock(config, model_config, export_dir):
@@ -86,8 +74,9 @@ def export_stock(config, model_config, export_dir):
     if spec.task == "classification":
         class_names = [c.decode() for c in transform_output.vocabulary_by_name(
             names.LABEL_VOCABULARY)]
-    keras_model = stock_model(model_config, len(spec.features),
-                              len(class_names) or 1)
+    keras_model = model_lib.build_model(
+        model_config, len(spec.features), len(class_names) or 1,
+        make_recurrent=stock_layer)
     keras_model.save(export_dir, save_format="tf", save_traces=False,
                      signatures=signatures.make_serving_signatures(
                          keras_model, transform_output, spec, class_names))

@@ -69,18 +69,21 @@ class MaskedConvFeatures(tf_keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters}
 
 
-def build_model(config: ModelConfig, num_channels, num_outputs):
+def build_model(config: ModelConfig, num_channels, num_outputs,
+                make_recurrent=recurrent_layer):
     """Stacked recurrent layers (and, with ``conv_filters``, a
     `MaskedConvFeatures` branch beside them) and a dense head.
 
     ``num_outputs`` is the number of classes (the head outputs logits) or 1
-    for regression (the scaled target).
+    for regression (the scaled target). ``make_recurrent(config,
+    return_sequences)`` makes each recurrent layer (benchmarks pass stock
+    layers).
     """
     values = tf_keras.Input((None, num_channels), name="values")
     mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
     hidden = values
     for index in range(config.layers):
-        hidden = recurrent_layer(config, index < config.layers - 1)(
+        hidden = make_recurrent(config, index < config.layers - 1)(
             hidden, mask=mask)
     if config.conv_filters:
         hidden = tf_keras.layers.Concatenate()([
