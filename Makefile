@@ -2,7 +2,9 @@
 # first if it is missing or older than the lock.
 #
 #   make run    the TFX pipeline on JapaneseVowels -> runs/jv (pushed model)
-#   make test   the test suite
+#   make test   the test suite (unit and end-to-end)
+#   make test-unit  the unit tests only (under a minute)
+#   make wheel  the installable wheel -> dist/
 #   make demo   plain-Keras look: stock vs noisy GRUs on JapaneseVowels
 #   make bench  layer speed benchmark (prints a table)
 #   make serving-bench  pushed noisy model vs stock GRU serving latency
@@ -20,7 +22,7 @@ find_python310 = $(shell for c in "$$PYTHON" python3.10 \
         >/dev/null 2>&1 && { command -v "$$c" || echo "$$c"; } && break; \
     done)
 
-.PHONY: venv run demo test bench serving-bench pipeline-bench lock data clean
+.PHONY: venv run demo test test-unit wheel bench serving-bench pipeline-bench lock data clean
 
 venv: $(STAMP)
 
@@ -38,14 +40,21 @@ $(STAMP): requirements.lock setup.py
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/noisy-rnn run --dataset schemas/japanese_vowels/dataset.yaml \
-	  --output runs/jv $(RUN_ARGS)
+	$(VENV)/bin/noisy-rnn run --dataset japanese_vowels --output runs/jv $(RUN_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/noisy-rnn demo
 
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests -m "not e2e" $(PYTEST_ARGS)
+
+# The wheel users install (with the lock as constraints; see README).
+wheel: $(STAMP)
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps \
+	  --no-build-isolation -w dist .
 
 bench: $(STAMP)
 	$(PY) bench/layers_bench.py
@@ -68,4 +77,4 @@ data:
 	  --output data/japanese_vowels.csv
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache *.egg-info build dist

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-import layers  # noqa: E402
+from noisy_rnn import layers  # noqa: E402
 
 VARIANTS = {
     "GRU": {

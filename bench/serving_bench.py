@@ -29,10 +29,12 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 import tf_keras  # noqa: E402
 
-from pipeline import features as names  # noqa: E402
-from pipeline import model as model_lib  # noqa: E402
-from pipeline import deploy, runner, signatures  # noqa: E402
-from pipeline.config import ModelConfig, PipelineConfig  # noqa: E402
+from noisy_rnn.schemas import contracts  # noqa: E402
+from noisy_rnn.pipeline.trainer import architecture  # noqa: E402
+from noisy_rnn.pipeline.serving import deploy  # noqa: E402
+from noisy_rnn.pipeline.ops import runner  # noqa: E402
+from noisy_rnn.pipeline.trainer import signatures  # noqa: E402
+from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig  # noqa: E402
 
 BATCH_SIZES = (1, 64)
 
@@ -57,7 +59,7 @@ def pushed_model(config):
 
 
 def stock_layer(model_config, return_sequences):
-    """A stock tf_keras GRU/LSTM in place of `pipeline.model.recurrent_layer`
+    """A stock tf_keras GRU/LSTM in place of `noisy_rnn.pipeline.trainer.architecture.recurrent_layer`
     (the rest of `build_model`'s architecture stays the same)."""
     layer_class = (tf_keras.layers.GRU if model_config.cell == "gru"
                    else tf_keras.layers.LSTM)
@@ -73,8 +75,8 @@ def export_stock(config, model_config, export_dir):
     class_names = []
     if spec.task == "classification":
         class_names = [c.decode() for c in transform_output.vocabulary_by_name(
-            names.LABEL_VOCABULARY)]
-    keras_model = model_lib.build_model(
+            contracts.LABEL_VOCABULARY)]
+    keras_model = architecture.build_model(
         model_config, len(spec.features), len(class_names) or 1,
         make_recurrent=stock_layer)
     keras_model.save(export_dir, save_format="tf", save_traces=False,
@@ -115,7 +117,7 @@ def main():
     config = PipelineConfig(dataset=args.dataset, output=args.output)
     noisy_dir = pushed_model(config)
     with open(latest(os.path.join(config.pipeline_root, "Trainer",
-                                  "model_run"), model_lib.MODEL_CONFIG)) as f:
+                                  "model_run"), contracts.MODEL_CONFIG_FILE)) as f:
         model_config = ModelConfig(**json.load(f))
     stock_dir = tempfile.mkdtemp(prefix="stock_model_")
     export_stock(config, model_config, stock_dir)

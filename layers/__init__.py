@@ -5,13 +5,13 @@ Depends on TensorFlow and tf_keras only. Importing this package registers
 every class for Keras serialisation under the package name ``noisy_rnn``.
 """
 
-from layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
-from layers.noise import CarriedStateNoise, StdPriorRegularizer
-from layers.presets import (NoisyGRU, NoisyLSTM,
+from noisy_rnn.layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
+from noisy_rnn.layers.noise import CarriedStateNoise, StdPriorRegularizer
+from noisy_rnn.layers.presets import (NoisyGRU, NoisyLSTM,
                             TrainableInitialStateAndConstantNoiseGRU,
                             TrainableInitialStateAndConstantNoiseLSTM,
                             TrainableInitialStateGRU, TrainableInitialStateLSTM)
-from layers.recurrent import NoisyStateGRU, NoisyStateLSTM
+from noisy_rnn.layers.recurrent import NoisyStateGRU, NoisyStateLSTM
 
 __all__ = [
     "CarriedStateNoise", "StdPriorRegularizer",

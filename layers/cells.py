@@ -16,7 +16,7 @@ the noise of a whole sequence in one op outside its time loop.
 import tensorflow as tf
 import tf_keras
 
-from layers.noise import (CarriedStateNoise, apply_when_training,
+from noisy_rnn.layers.noise import (CarriedStateNoise, apply_when_training,
                           validate_carried_state_args)
 
 

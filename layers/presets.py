@@ -15,7 +15,7 @@ stock Keras GRU / LSTM keyword argument is accepted.
 
 import tf_keras
 
-from layers.recurrent import NoisyStateGRU, NoisyStateLSTM
+from noisy_rnn.layers.recurrent import NoisyStateGRU, NoisyStateLSTM
 
 _register = tf_keras.saving.register_keras_serializable(package="noisy_rnn")
 

@@ -19,8 +19,8 @@ import tensorflow as tf
 import tf_keras
 from tf_keras.src import backend  # rnn loop and ragged helpers of the stock layers
 
-from layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
-from layers.noise import validate_carried_state_args
+from noisy_rnn.layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
+from noisy_rnn.layers.noise import validate_carried_state_args
 
 
 def _owner_name(layer_class, kwargs):

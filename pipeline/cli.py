@@ -19,7 +19,7 @@ import sys
 import warnings
 from importlib import metadata
 
-from pipeline import __version__
+from noisy_rnn.pipeline import __version__
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another retrain holds the lock
 
@@ -38,14 +38,14 @@ def _cmd_version(_args):
 
 
 def _cmd_demo(args):
-    from pipeline import demo  # imports TensorFlow: only when needed
+    from noisy_rnn.pipeline.ops import demo  # imports TensorFlow: only when needed
     demo.main(csv_path=args.csv, seeds=args.seeds, epochs=args.epochs,
               variants=args.variants)
 
 
 def _add_model_options(parser):
     """One ``--option`` per `ModelConfig` field, defaults from the class."""
-    from pipeline.config import ModelConfig
+    from noisy_rnn.pipeline.config import ModelConfig
     group = parser.add_argument_group("model")
     for field in dataclasses.fields(ModelConfig):
         flag = "--" + field.name.replace("_", "-")
@@ -60,8 +60,9 @@ def _add_model_options(parser):
 
 def _pipeline_config(args, **overrides):
     """`PipelineConfig` from the pipeline options; exits on a bad option."""
-    from pipeline.config import DEFAULT_BEAM_ARGS, ModelConfig, PipelineConfig
-    from schemas.spec import SpecError
+    from noisy_rnn.pipeline.config import (DEFAULT_BEAM_ARGS, ModelConfig,
+                                          PipelineConfig)
+    from noisy_rnn.schemas.dataset_spec import SpecError
     model = ModelConfig(**{f.name: getattr(args, f.name)
                            for f in dataclasses.fields(ModelConfig)})
     try:
@@ -71,7 +72,7 @@ def _pipeline_config(args, **overrides):
             enable_cache=not args.no_cache, spans_dir=args.spans_dir,
             warm_start=getattr(args, "warm_start", False),
             beam_pipeline_args=args.beam_arg or list(DEFAULT_BEAM_ARGS),
-            **overrides)
+            worker_package=args.worker_package, **overrides)
     except (SpecError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
 
@@ -85,7 +86,7 @@ def _exit_now(code=0):
 
 
 def _cmd_run(args):
-    from pipeline import runner
+    from noisy_rnn.pipeline.ops import runner
     config = _pipeline_config(args)
     print(f"pipeline {config.pipeline_name}: {config.spec.path} -> "
           f"{config.output}")
@@ -100,7 +101,7 @@ def _cmd_run(args):
 
 
 def _retrain_once(args):
-    from pipeline import retrain, runner
+    from noisy_rnn.pipeline.ops import retrain, runner
     config = _pipeline_config(args)
     try:
         result = retrain.retrain(config, force=args.force)
@@ -123,7 +124,7 @@ def _cmd_retrain(args):
 
 def _cmd_schedule(args):
     import time
-    from pipeline import retrain
+    from noisy_rnn.pipeline.ops import retrain
     try:
         period = retrain.parse_every(args.every)
     except ValueError as error:
@@ -135,19 +136,19 @@ def _cmd_schedule(args):
 
 
 def _cmd_compile_kubeflow(args):
-    from pipeline import orchestrators
+    from noisy_rnn.pipeline import orchestrators
     config = _pipeline_config(args)
     try:
         path = orchestrators.compile_kubeflow_v2(
-            config, args.dest, args.image, args.repo_in_image)
+            config, args.dest, args.image, args.package_in_image)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {path}")
 
 
 def _cmd_split_spans(args):
-    from pipeline import spans
-    from schemas.spec import SpecError, load_spec
+    from noisy_rnn.pipeline.ops import spans
+    from noisy_rnn.schemas.dataset_spec import SpecError, load_spec
     try:
         spec = load_spec(args.dataset)
         paths = spans.split_into_spans(spec.csv, spec.step, args.dest,
@@ -159,10 +160,16 @@ def _cmd_split_spans(args):
         print(f"wrote {path}")
 
 
+def _add_dataset_option(parser, help_text="the dataset"):
+    from noisy_rnn.schemas.dataset_spec import bundled_datasets
+    parser.add_argument(
+        "--dataset", required=True,
+        help=f"{help_text}: a dataset.yaml (or its folder), or the name of "
+             f"a bundled dataset: {', '.join(bundled_datasets())}")
+
+
 def _add_pipeline_options(parser, spans_required=False):
-    parser.add_argument("--dataset", required=True,
-                        help="dataset spec, e.g. schemas/japanese_vowels/"
-                             "dataset.yaml")
+    _add_dataset_option(parser)
     parser.add_argument("--output", required=True,
                         help="folder for the pipeline root, MLMD and pushed "
                              "models")
@@ -178,6 +185,11 @@ def _add_pipeline_options(parser, spans_required=False):
                              "(repeatable), e.g. --beam-arg=--runner="
                              "FlinkRunner; default: in_memory DirectRunner, "
                              "1 worker")
+    parser.add_argument("--worker-package", default=None, metavar="PATH",
+                        help="how Beam workers get this project: a wheel "
+                             "(pip wheel --no-deps -w dist .), or a "
+                             "checkout's setup.py; needed by remote runners, "
+                             "not by the DirectRunner")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     _add_model_options(parser)
@@ -189,7 +201,7 @@ def _model_name(args):
     if args.model_name:
         return args.model_name
     if getattr(args, "dataset", None):
-        from schemas.spec import SpecError, load_spec
+        from noisy_rnn.schemas.dataset_spec import SpecError, load_spec
         try:
             return load_spec(args.dataset, check_csv=False).name
         except SpecError as error:
@@ -206,7 +218,7 @@ def _model_name(args):
 
 
 def _cmd_deploy_config(args):
-    from pipeline import deploy
+    from noisy_rnn.pipeline.serving import deploy
     model_name = _model_name(args)
     dest = args.dest or os.path.join(args.output, "deploy")
     try:
@@ -222,7 +234,7 @@ def _cmd_deploy_config(args):
 
 
 def _cmd_predict(args):
-    from pipeline import client
+    from noisy_rnn.pipeline.serving import client
     try:
         count = client.predict_to_csv(
             args.target, args.dataset, args.csv, output=args.out,
@@ -236,6 +248,7 @@ def _cmd_predict(args):
 
 
 def build_parser():
+    from noisy_rnn.pipeline import config  # no TensorFlow: cheap
     parser = argparse.ArgumentParser(
         prog="noisy-rnn",
         description="Recurrent models with trainable, noisy state, on TFX.")
@@ -274,16 +287,17 @@ def build_parser():
                                        "installed")
     compile_kubeflow.add_argument("--dest", required=True,
                                   help="folder for <name>_pipeline.json")
-    compile_kubeflow.add_argument("--repo-in-image",
-                                  default="/opt/tfx-noisy-rnn",
-                                  help="where the image holds this repo "
-                                       "(default: %(default)s)")
+    compile_kubeflow.add_argument(
+        "--package-in-image", default=config.PACKAGE_IN_IMAGE,
+        help="where the image has the noisy_rnn package installed "
+             "(bundled specs and schemas are read there; default: "
+             "%(default)s)")
     compile_kubeflow.set_defaults(func=_cmd_compile_kubeflow)
 
     split_spans = commands.add_parser(
         "split-spans", help="split a dataset's CSV by time into "
                             "span-<N>/ folders (demos, tests)")
-    split_spans.add_argument("--dataset", required=True)
+    _add_dataset_option(split_spans)
     split_spans.add_argument("--dest", required=True)
     split_spans.add_argument("--spans", type=int, default=3)
     split_spans.add_argument("--disjoint", action="store_true",
@@ -310,8 +324,7 @@ def build_parser():
     predict = commands.add_parser(
         "predict", help="predict a CSV's sequences with TF Serving (REST or "
                         "gRPC) or a SavedModel")
-    predict.add_argument("--dataset", required=True,
-                         help="the model's dataset spec (columns, mode)")
+    _add_dataset_option(predict, "the model's dataset (columns, mode)")
     predict.add_argument("--csv", required=True,
                          help="long CSV: sequence_id, step and the feature "
                               "columns (label and split optional)")

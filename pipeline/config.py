@@ -4,7 +4,7 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
-from schemas.spec import load_spec
+from noisy_rnn.schemas.dataset_spec import load_spec
 
 # Mirrors layers.noise (not imported: it loads TensorFlow, and the CLI builds
 # its parser from ModelConfig on every call, --help included).
@@ -12,13 +12,20 @@ CELLS = ("gru", "lstm")
 NOISE_CHOICES = ("none", "additive", "multiplicative")
 INITIAL_STATES = ("zeros", "trainable")
 
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory",
-                     "--direct_num_workers=1")
+# Where `pip install` puts this package in a python:3.10 based image (for
+# compiled pipelines; print it in the image with: python -c "import
+# noisy_rnn; print(list(noisy_rnn.__path__)[0])").
+PACKAGE_IN_IMAGE = "/usr/local/lib/python3.10/site-packages/noisy_rnn"
+
+# Beam's own defaults (DirectRunner, in memory, one worker). Kept empty:
+# with no Beam arguments at all TFX does not package itself for workers.
+DEFAULT_BEAM_ARGS = ()
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    """What the Trainer builds (see `pipeline.model.build_model`)."""
+    """What the Trainer builds (see
+    `noisy_rnn.pipeline.trainer.architecture.build_model`)."""
 
     cell: str = "gru"
     units: int = 64
@@ -99,7 +106,7 @@ class PipelineConfig:
     max_mae: Optional[float] = None  # regression blessing threshold
     enable_cache: bool = True
     # The Trainer's entry point (module path): swap in your own model code.
-    run_fn: str = "pipeline.model.run_fn"
+    run_fn: str = "noisy_rnn.pipeline.trainer.run_fn.run_fn"
     # A folder of span-<N>/ folders of CSVs (TFX {SPAN}): read the latest
     # span instead of the spec's CSV.
     spans_dir: Optional[str] = None
@@ -109,13 +116,21 @@ class PipelineConfig:
     latency_budgets_ms: Optional[Dict[str, float]] = None
     beam_pipeline_args: List[str] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    # How Beam workers get this project's code (see
+    # `noisy_rnn.pipeline.pipeline.beam_args`): a built wheel (``.whl``,
+    # shipped as --extra_package) or a checkout's ``setup.py``
+    # (--setup_file). Needed by remote runners (Flink, Spark, Dataflow), not
+    # by the DirectRunner, whose workers are this machine's processes.
+    worker_package: Optional[str] = None
 
     def __post_init__(self):
-        self.dataset = os.path.abspath(self.dataset)
+        self.spec = load_spec(self.dataset)  # a path or a bundled name
+        self.dataset = self.spec.path
         self.output = _absolute(self.output)
-        self.spec = load_spec(self.dataset)
         if self.spans_dir:
             self.spans_dir = _absolute(self.spans_dir)
+        if self.worker_package:
+            self.worker_package = _absolute(self.worker_package)
         self.pipeline_name = self.pipeline_name or self.spec.name
         self.model_name = self.model_name or self.spec.name
         self.model.validate()

@@ -9,38 +9,44 @@
   this project's environment).
 
 Paths in the config (``--output``, ``--spans-dir``) must be on storage the
-orchestrator's workers share (e.g. ``gs://``), and the image must contain
-this repo at ``/opt/tfx-noisy-rnn`` (``COPY . /opt/tfx-noisy-rnn`` and
-``pip install -e /opt/tfx-noisy-rnn`` on top of ``gcr.io/tfx-oss-public/tfx``):
-the compiled pipeline reads the dataset spec and schema from there.
+orchestrator's workers share (e.g. ``gs://``). The image must have this
+project installed (``pip install --no-deps tfx_noisy_rnn-*.whl`` on top of
+``gcr.io/tfx-oss-public/tfx:1.16.0``): the components import it, and a
+bundled dataset's spec, schema and CSV are read from the image's installed
+package (``package_in_image``), never from the compiling machine.
 """
 
 import copy
 import dataclasses
 import os
 
-from pipeline.config import PipelineConfig
-from pipeline.pipeline import REPO_ROOT, create_pipeline
+from noisy_rnn.pipeline.config import PACKAGE_IN_IMAGE, PipelineConfig
+from noisy_rnn.pipeline.pipeline import create_pipeline
+from noisy_rnn.schemas.dataset_spec import BUNDLED_DIR
 
 DEFAULT_IMAGE = "gcr.io/my-project/tfx-noisy-rnn:latest"
-REPO_IN_IMAGE = "/opt/tfx-noisy-rnn"
+# The package folders that hold bundled files (specs, schemas, CSVs), and
+# the installed package's root on this machine (the checkout, when
+# installed in editable mode: the same relative layout).
+_BUNDLED_FOLDERS = ("schemas", "data")
+_PACKAGE_ROOT = os.path.dirname(BUNDLED_DIR)
 
 
-def in_image(config: PipelineConfig, repo_in_image=REPO_IN_IMAGE):
-    """A copy of ``config`` whose dataset spec paths (spec, CSV, schema)
-    point into the image's copy of this repo instead of this machine's.
-    ValueError for a path outside the repo (the image would not have it)."""
+def in_image(config: PipelineConfig, package_in_image=PACKAGE_IN_IMAGE):
+    """A copy of ``config`` whose dataset paths (spec, CSV, schema) point
+    into the image's installed package instead of this machine's.
+    ValueError for a local path outside the bundled datasets (the image
+    would not have it); URIs (gs://...) are kept as they are."""
     def moved(path):
         if path is None or "://" in path:
             return path
-        relative = os.path.relpath(path, REPO_ROOT)
-        if relative.startswith(os.pardir):
+        relative = os.path.relpath(path, _PACKAGE_ROOT)
+        if relative.split(os.sep)[0] not in _BUNDLED_FOLDERS:
             raise ValueError(
-                f"{path} is outside this repository ({REPO_ROOT}), so the "
-                f"image would not have it: keep the dataset spec and schema "
-                f"in the repo (e.g. schemas/<name>/), or the data on shared "
-                f"storage (--spans-dir gs://...)")
-        return os.path.join(repo_in_image, relative)
+                f"{path} is not a bundled dataset file, so the image would "
+                f"not have it: use a bundled dataset (--dataset co2), or "
+                f"keep the data on shared storage (--spans-dir gs://...)")
+        return os.path.join(package_in_image, relative)
 
     spec = config.spec
     spec = dataclasses.replace(spec, path=moved(spec.path),
@@ -51,10 +57,11 @@ def in_image(config: PipelineConfig, repo_in_image=REPO_IN_IMAGE):
 
 
 def compile_kubeflow_v2(config: PipelineConfig, dest, image=DEFAULT_IMAGE,
-                        repo_in_image=REPO_IN_IMAGE) -> str:
+                        package_in_image=PACKAGE_IN_IMAGE) -> str:
     """Writes ``<dest>/<pipeline name>_pipeline.json`` for Kubeflow
-    Pipelines v2 / Vertex and returns its path. The image must hold this
-    repo at ``repo_in_image`` (schemas and specs are read from there)."""
+    Pipelines v2 / Vertex and returns its path. The image must have this
+    project installed at ``package_in_image`` (bundled specs and schemas
+    are read from there)."""
     # Imported here: needs kfp-pipeline-spec, not needed by local runs.
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner  # pylint: disable=import-outside-toplevel
     os.makedirs(dest, exist_ok=True)
@@ -63,7 +70,6 @@ def compile_kubeflow_v2(config: PipelineConfig, dest, image=DEFAULT_IMAGE,
         config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=image, display_name=config.pipeline_name),
         output_dir=dest, output_filename=file_name)
-    runner.run(create_pipeline(in_image(config, repo_in_image),
-                               orchestrator="kubeflow_v2",
-                               repo_root=repo_in_image))
+    runner.run(create_pipeline(in_image(config, package_in_image),
+                               orchestrator="kubeflow_v2"))
     return os.path.join(dest, file_name)

@@ -25,38 +25,69 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
-from components.anomalies_gate import AnomaliesGate
-from components.baseline_resolver import (LatestPushedBaselineStrategy,
+from noisy_rnn.components.anomalies_gate import AnomaliesGate
+from noisy_rnn.components.baseline_resolver import (LatestPushedBaselineStrategy,
                                           LatestPushedModelStrategy)
-from components.sequence_example_gen import SequenceExampleGen
-from components.serving_validator import ServingValidator
-from pipeline import features as names
-from pipeline.config import PipelineConfig
+from noisy_rnn.components.sequence_example_gen import SequenceExampleGen
+from noisy_rnn.components.serving_validator import ServingValidator
+from noisy_rnn.schemas import contracts
+from noisy_rnn.pipeline.config import PipelineConfig
 
 SPAN_PATTERN = "span-{SPAN}/*.csv"
-METRICS_MODULE = "pipeline.metrics"  # stock Keras metrics minus AutoGraph
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Module paths TFX imports inside the components.
+METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"  # Keras metrics, no AutoGraph
+PREPROCESSING_FN = "noisy_rnn.pipeline.trainer.preprocessing.preprocessing_fn"
 # Beam flags that ship Python code to workers (as TFX's
 # dependency_utils.make_beam_dependency_flags lists them).
 _DEPENDENCY_FLAGS = ("extra_packages", "setup_file", "requirements_file",
                      "worker_harness_container_image", "sdk_container_image")
+_DIRECT_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner",
+                   "SwitchingDirectRunner")
 
 
-def beam_args(config: PipelineConfig, repo_root=REPO_ROOT):
-    """``config.beam_pipeline_args``, plus ``--setup_file`` of this repo
-    unless they already say how workers get the code.
+def worker_package_flag(path, must_exist=True):
+    """The Beam flag that ships ``path`` to the workers: a wheel as
+    ``--extra_package``, a checkout's ``setup.py`` as ``--setup_file``.
+    ValueError for anything else (or, with ``must_exist``, a missing
+    local file)."""
+    if must_exist and "://" not in path and not os.path.isfile(path):
+        raise ValueError(f"worker package {path}: no such file (build the "
+                         f"wheel with 'pip wheel --no-deps -w dist .')")
+    if path.endswith(".whl"):
+        return f"--extra_package={path}"
+    if os.path.basename(path) == "setup.py":
+        return f"--setup_file={path}"
+    raise ValueError(f"worker package {path}: expected a wheel (.whl) or a "
+                     f"checkout's setup.py")
 
-    Without any of these flags every Beam component (ExampleGen,
-    StatisticsGen, Transform, Evaluator) copies the installed TFX package and
-    builds an sdist of it (~2 s each on DirectRunner, which never uses it),
-    and a remote runner would get TFX but not this project's components and
-    preprocessing code. ``repo_root``: where the repo is on the machines that
-    run the components (e.g. inside the image).
+
+def beam_args(config: PipelineConfig, must_exist=True):
+    """``config.beam_pipeline_args``, plus how Beam workers get this
+    project's code: ``config.worker_package`` (see `worker_package_flag`).
+
+    Without it, a DirectRunner needs nothing (its workers are this machine's
+    processes, which import the installed package); a remote runner
+    (Flink, Spark, Dataflow, ...) without it or a dependency flag of its own
+    is an error that says what to pass: it would get TFX but not this
+    project's components and Trainer code. Note: given some Beam arguments
+    but no dependency flag, TFX builds an sdist of itself for every Beam
+    component (~2 s each); the default (no Beam arguments) avoids that.
+    ``must_exist``: check that a local worker package exists (not when it
+    names a path inside an image).
     """
     args = list(config.beam_pipeline_args)
     options = PipelineOptions(flags=args).get_all_options()
-    if not any(options.get(flag) for flag in _DEPENDENCY_FLAGS):
-        args.append(f"--setup_file={os.path.join(repo_root, 'setup.py')}")
+    if config.worker_package:
+        return args + [worker_package_flag(config.worker_package,
+                                           must_exist)]
+    runner = (options.get("runner") or "DirectRunner").split(".")[-1]
+    if runner not in _DIRECT_RUNNERS and \
+            not any(options.get(flag) for flag in _DEPENDENCY_FLAGS):
+        raise ValueError(
+            f"the {runner}'s workers need this project's code: pass "
+            f"--worker-package with a wheel built by 'pip wheel --no-deps "
+            f"-w dist .' (or, from a checkout, its setup.py), or a Beam "
+            f"dependency flag of your own (--beam-arg=--extra_package=...)")
     return args
 
 
@@ -70,8 +101,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     tiny = {"value": 1e-10}
     if spec.task == "classification":
         model_spec = tfma.ModelSpec(
-            signature_name="serving_default", label_key=names.LABEL_KEY,
-            prediction_key="probabilities",
+            signature_name=contracts.SERVING_DEFAULT,
+            label_key=contracts.LABEL_KEY,
+            prediction_key=contracts.PROBABILITIES,
             preprocessing_function_names=["transform_features"])
         metrics = [tfma.MetricConfig(
             class_name="SparseCategoricalAccuracy", module=METRICS_MODULE,
@@ -83,8 +115,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                     absolute={"value": -1e-10})))]
     else:
         model_spec = tfma.ModelSpec(
-            signature_name="serving_default", label_key=spec.label_feature,
-            prediction_key="prediction")
+            signature_name=contracts.SERVING_DEFAULT,
+            label_key=spec.label_feature,
+            prediction_key=contracts.PREDICTION)
         # Always a value threshold: with a change threshold alone, TFMA
         # reports "missing thresholds" (never blessed) when no baseline exists.
         value_threshold = tfma.GenericValueThreshold(upper_bound={
@@ -130,15 +163,13 @@ def _pushed_model_resolver(node_id, kubeflow, candidate=None):
         **extra).with_id(node_id)
 
 
-def create_pipeline(config: PipelineConfig, orchestrator: str = "local",
-                    repo_root: str = REPO_ROOT) -> Pipeline:
+def create_pipeline(config: PipelineConfig,
+                    orchestrator: str = "local") -> Pipeline:
     """The TFX pipeline for ``config``'s dataset and model.
 
     ``orchestrator``: ``local`` (LocalDagRunner, the default) or
     ``kubeflow_v2`` (Kubeflow Pipelines v2 / Vertex, which only supports
     TFX's built-in resolver strategies; see `_pushed_model_resolver`).
-    ``repo_root``: this repo's path where the components run (see
-    `beam_args`).
     """
     if orchestrator not in ("local", "kubeflow_v2"):
         raise ValueError(f"orchestrator must be local or kubeflow_v2, got "
@@ -167,7 +198,7 @@ def create_pipeline(config: PipelineConfig, orchestrator: str = "local",
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        preprocessing_fn="pipeline.preprocessing.preprocessing_fn",
+        preprocessing_fn=PREPROCESSING_FN,
         custom_config={"features": spec.features,
                        "label": spec.label_feature, "task": spec.task,
                        "anchor": spec.label if spec.forecast_change else None},
@@ -231,4 +262,5 @@ def create_pipeline(config: PipelineConfig, orchestrator: str = "local",
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(config.metadata_path)
             if orchestrator == "local" else None),
-        beam_pipeline_args=beam_args(config, repo_root))
+        beam_pipeline_args=beam_args(
+            config, must_exist=orchestrator == "local"))

@@ -1,13 +1,22 @@
-"""Test setup: the tf_keras (Keras 2) stack, quiet TensorFlow logs, and one
+"""Test setup: the tf_keras (Keras 2) stack, quiet TensorFlow logs, the
+``e2e`` marker on everything under ``tests/e2e/`` (real pipeline runs; ``-m
+"not e2e"`` leaves the fast unit tests), the test helpers importable, and one
 short JapaneseVowels pipeline run shared by the tests that need a real
 pushed model."""
 
 import os
+import pathlib
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
+
+TESTS = pathlib.Path(__file__).resolve().parent
+# Helpers (clean_process, serving_double, ...) and Trainer modules used by
+# tests (noisy_export) live here, beside the unit/ and e2e/ folders.
+sys.path.insert(0, str(TESTS))
 
 # A short model config: enough for > 0.8 accuracy, a fraction of the time;
 # with the conv branch, label smoothing and the weight average, so every
@@ -20,9 +29,15 @@ SHORT = dict(units=32, train_steps=60, eval_every=30, conv_filters=8,
 def japanese_vowels(tmp_path_factory):
     """``(PipelineConfig, RunSummary)`` of the real pipeline on
     JapaneseVowels (short config), run once per test session."""
-    from pipeline import runner  # pylint: disable=import-outside-toplevel
-    from pipeline.config import ModelConfig, PipelineConfig  # pylint: disable=import-outside-toplevel
+    from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
+    from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig  # pylint: disable=import-outside-toplevel
     config = PipelineConfig(
-        dataset="schemas/japanese_vowels/dataset.yaml",
+        dataset="japanese_vowels",
         output=str(tmp_path_factory.mktemp("jv")), model=ModelConfig(**SHORT))
     return config, runner.run(config)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if (TESTS / "e2e") in pathlib.Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)

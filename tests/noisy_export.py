@@ -1,10 +1,10 @@
 """A deliberately broken Trainer entry point for tests: it trains and
-exports like `pipeline.model.run_fn`, but every `NoisyStateGRU` /
+exports like `noisy_rnn.pipeline.trainer.run_fn`, but every `NoisyStateGRU` /
 `NoisyStateLSTM` runs as if training, so the exported serving signatures
 keep the noise on at inference. The ServingValidator must refuse it."""
 
-import layers
-from pipeline import model
+from noisy_rnn import layers
+from noisy_rnn.pipeline.trainer import run_fn as trainer
 
 
 def _noise_always_on(layer_class):
@@ -17,12 +17,12 @@ def _noise_always_on(layer_class):
 
 
 def run_fn(fn_args):
-    """`pipeline.model.run_fn` with the noise left on at inference."""
+    """The Trainer's `run_fn` with the noise left on at inference."""
     patched = {}
     for layer_class in (layers.NoisyStateGRU, layers.NoisyStateLSTM):
         patched[layer_class], layer_class.call = _noise_always_on(layer_class)
     try:
-        model.run_fn(fn_args)
+        trainer.run_fn(fn_args)
     finally:
         for layer_class, original in patched.items():
             layer_class.call = original

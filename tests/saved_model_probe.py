@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-PROJECT_PACKAGES = ("layers", "pipeline", "components", "schemas")
+PROJECT_PACKAGES = ("noisy_rnn",)
 
 
 class _BlockProject(importlib.abc.MetaPathFinder):
@@ -47,7 +47,7 @@ def load_inputs(path):
 
 def main(model_dir, inputs_path, outputs_path, key=None):
     try:
-        import layers  # noqa: F401
+        from noisy_rnn import layers  # noqa: F401
         project_importable = True
     except ImportError:
         project_importable = False

@@ -355,7 +355,7 @@ class RestHandler(http.server.BaseHTTPRequestHandler):
 
 @dataclasses.dataclass
 class Servers:
-    """The running double: targets for `pipeline.client`."""
+    """The running double: targets for `noisy_rnn.pipeline.serving.client`."""
 
     grpc_target: str
     http_target: str

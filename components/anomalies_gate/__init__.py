@@ -1,6 +1,6 @@
 """AnomaliesGate: stops the pipeline when ExampleValidator found anomalies."""
 
-from components.anomalies_gate.component import (AnomaliesFound,
+from noisy_rnn.components.anomalies_gate.component import (AnomaliesFound,
                                                  AnomaliesGate,
                                                  describe_anomalies)
 

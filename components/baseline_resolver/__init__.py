@@ -2,7 +2,7 @@
 start: the latest model that was pushed (blessed by both the Evaluator and
 the ServingValidator)."""
 
-from components.baseline_resolver.strategy import (
+from noisy_rnn.components.baseline_resolver.strategy import (
     LatestPushedBaselineStrategy, LatestPushedModelStrategy)
 
 __all__ = ["LatestPushedBaselineStrategy", "LatestPushedModelStrategy"]

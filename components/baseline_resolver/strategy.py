@@ -17,8 +17,10 @@ from typing import Dict, List, Optional
 from tfx import types
 from tfx.dsl.components.common import resolver
 
-CURRENT_MODEL_ID = "current_model_id"   # set by Evaluator and ServingValidator
-BLESSED = "blessed"
+from noisy_rnn.schemas import contracts
+
+CURRENT_MODEL_ID = contracts.CURRENT_MODEL_ID  # set by Evaluator, ServingValidator
+BLESSED = contracts.BLESSED
 KEYS = ("model", "model_blessing", "infra_blessing")
 CANDIDATE = "candidate"
 

@@ -7,8 +7,8 @@ from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.sequence_example_gen import executor
-from schemas.spec import DatasetSpec
+from noisy_rnn.components.sequence_example_gen import executor
+from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
 
 def _custom_config(spec: DatasetSpec):

@@ -23,8 +23,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.sequence_example_gen import examples as rules
-from schemas.spec import DatasetSpec, SpecError, check_csv_header
+from noisy_rnn.components.sequence_example_gen import examples as rules
+from noisy_rnn.schemas import contracts
+from noisy_rnn.schemas.dataset_spec import (DatasetSpec, SpecError,
+                                            check_csv_header)
 
 REPORT_FILE = "sequence_example_gen_report.json"
 
@@ -81,7 +83,7 @@ def _window_examples(keyed_rows, spec):
     for split, position, example in rules.window_examples(spec, sequence_id,
                                                           ordered):
         if split == "skipped":
-            yield beam.pvalue.TaggedOutput("counts", ("skipped_windows",
+            yield beam.pvalue.TaggedOutput("counts", (contracts.SKIPPED_WINDOWS,
                                                       position))
             continue
         if cutoff is not None:

@@ -27,7 +27,7 @@ import os
 import sys
 import time
 
-PROJECT_PACKAGES = ("layers", "pipeline", "components", "schemas")
+PROJECT_PACKAGES = ("noisy_rnn",)
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_EXAMPLES = 256
 
@@ -49,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 
 def _project_importable():
     try:
-        import layers  # noqa: F401  pylint: disable=import-outside-toplevel
+        from noisy_rnn import layers  # noqa: F401  pylint: disable=import-outside-toplevel
         return True
     except ImportError:
         return False

@@ -9,7 +9,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from components.serving_validator import executor
+from noisy_rnn.components.serving_validator import executor
 
 DEFAULT_BUDGETS_MS = {"p50_batch_1": 20.0, "p99_batch_1": 50.0,
                       "p50_batch_64": 60.0, "p99_batch_64": 150.0}

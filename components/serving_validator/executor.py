@@ -18,15 +18,16 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.serving_validator import clean_check
+from noisy_rnn.components.serving_validator import clean_check
+from noisy_rnn.schemas import contracts
 
 CLEAN_CHECK = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "clean_check.py")
-REFERENCE_DIR = "serving_reference"   # written by pipeline.model.run_fn
-REPORT_JSON = "report.json"
-REPORT_TEXT = "report.txt"
-BLESSED_KEY = "blessed"
-HAS_MODEL_KEY = "has_model"   # Pusher pushes the stamped model when set
+REFERENCE_DIR = contracts.SERVING_REFERENCE_DIR  # written by the Trainer
+REPORT_JSON = contracts.SERVING_REPORT_JSON
+REPORT_TEXT = contracts.SERVING_REPORT_TEXT
+BLESSED_KEY = contracts.BLESSED
+HAS_MODEL_KEY = contracts.HAS_MODEL  # Pusher pushes the stamped model when set
 WARMUP_BATCH_SIZES = (1, 64)
 
 
@@ -44,9 +45,11 @@ def warmup_requests(records, features, model_name):
         values, lengths = clean_check.to_sequences(tf.constant(chosen),
                                                    features)
         for signature, inputs in (
-                ("serving_default", {"examples": tf.constant(chosen)}),
-                ("serving_sequences", {"values": values,
-                                       "lengths": lengths})):
+                (contracts.SERVING_DEFAULT,
+                 {contracts.EXAMPLES_INPUT: tf.constant(chosen)}),
+                (contracts.SERVING_SEQUENCES,
+                 {contracts.VALUES_INPUT: values,
+                  contracts.LENGTHS_INPUT: lengths})):
             request = predict_pb2.PredictRequest(
                 model_spec=model_pb2.ModelSpec(name=model_name,
                                                signature_name=signature))
@@ -144,7 +147,7 @@ class Executor(base_executor.BaseExecutor):
         blessed = (not report.get("skipped") and not report.get("error") and
                    all(check["passed"] for check in report["checks"]))
         # Which model this blessing is about (as ModelBlessing records it).
-        blessing.set_int_custom_property("current_model_id", model.id)
+        blessing.set_int_custom_property(contracts.CURRENT_MODEL_ID, model.id)
         self._finish(blessing, report, blessed)
 
     def _validate(self, model, input_dict, exec_properties, blessing):

@@ -19,8 +19,8 @@ import os
 from tfx.orchestration.airflow.airflow_dag_runner import (
     AirflowDagRunner, AirflowPipelineConfig)
 
-from pipeline.config import PipelineConfig
-from pipeline.pipeline import create_pipeline
+from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.pipeline import create_pipeline
 
 SCHEDULE = "@daily"
 REPO = os.environ.get("NOISY_RNN_REPO", "/opt/tfx-noisy-rnn")

@@ -1,0 +1,164 @@
+"""The record of a local run, read back from MLMD: per-component state and
+duration, evaluation metrics, blessings, the ServingValidator's report and
+the pushed path (`summarize_latest_run`, `print_summary`); and the MLMD
+look-ups the progress monitor shares."""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
+from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.schemas import contracts
+
+FINAL_STATES = (metadata_store_pb2.Execution.COMPLETE,
+                 metadata_store_pb2.Execution.CACHED,
+                 metadata_store_pb2.Execution.FAILED,
+                 metadata_store_pb2.Execution.CANCELED)
+STATE_NAMES = {metadata_store_pb2.Execution.COMPLETE: "complete",
+               metadata_store_pb2.Execution.CACHED: "cached",
+               metadata_store_pb2.Execution.FAILED: "failed",
+               metadata_store_pb2.Execution.RUNNING: "running",
+               metadata_store_pb2.Execution.CANCELED: "canceled"}
+
+
+
+def execution_seconds(execution):
+    return (execution.last_update_time_since_epoch -
+            execution.create_time_since_epoch) / 1000
+
+
+def open_store(config):
+    return metadata.Metadata(
+        metadata.sqlite_metadata_connection_config(
+            config.metadata_path))
+
+
+def latest_run(store, since_ms=0):
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+            if c.create_time_since_epoch >= since_ms]
+    return max(runs, key=lambda c: c.create_time_since_epoch) if runs else None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What one run did, read back from MLMD."""
+
+    states: Dict[str, str]
+    seconds: Dict[str, float]
+    metrics: Dict[str, float]
+    blessed: Optional[bool]
+    pushed_path: Optional[str]
+    resolvers: List[str] = dataclasses.field(default_factory=list)
+    wall_seconds: float = 0.0
+    serving_blessed: Optional[bool] = None  # the ServingValidator's verdict
+    serving_report: str = ""                # and its report.txt
+    warm_start: Optional[dict] = None       # the Trainer's warm_start.json
+    model_id: Optional[int] = None          # the candidate Model artifact
+    baseline_model_id: Optional[int] = None  # what the Evaluator compared to
+    span: Optional[int] = None              # the data span read
+
+    def executed(self) -> List[str]:
+        """Components that ran (not served from the cache); resolvers, which
+        only query MLMD, are not components."""
+        return sorted(n for n, s in self.states.items()
+                      if s == "complete" and n not in self.resolvers)
+
+
+
+def node_id(store, execution):
+    for context in store.get_contexts_by_execution(execution.id):
+        if context.type == "node":
+            return context.name.split(".", 1)[-1]
+    return str(execution.id)
+
+
+def _latest_output(store, executions_by_node, node, key):
+    """The artifact a node's execution of this run output under ``key``."""
+    execution = executions_by_node.get(node)
+    if execution is None:
+        return None
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type in (metadata_store_pb2.Event.OUTPUT,
+                            metadata_store_pb2.Event.DECLARED_OUTPUT)
+              and any(step.key == key for step in e.path.steps)]
+    if not events:
+        return None
+    return store.get_artifacts_by_id([events[-1].artifact_id])[0]
+
+
+def summarize_latest_run(config: PipelineConfig) -> RunSummary:
+    """Reads the latest pipeline run of ``config`` back from MLMD."""
+    with open_store(config) as m:
+        store = m.store
+        latest = latest_run(store)
+        executions = store.get_executions_by_context(latest.id)
+        by_node = {node_id(store, e): e for e in executions}
+        states = {node: STATE_NAMES.get(e.last_known_state,
+                                        str(e.last_known_state))
+                  for node, e in by_node.items()}
+        seconds = {node: execution_seconds(e) for node, e in by_node.items()}
+        resolvers = [node for node, e in by_node.items()
+                     if e.type.endswith("resolver.Resolver")]
+        evaluation = _latest_output(store, by_node, "Evaluator", "evaluation")
+        blessing = _latest_output(store, by_node, "Evaluator", "blessing")
+        pushed = _latest_output(store, by_node, "Pusher", "pushed_model")
+        infra = _latest_output(store, by_node, "ServingValidator", "blessing")
+        model_run = _latest_output(store, by_node, "Trainer", "model_run")
+        model = _latest_output(store, by_node, "Trainer", "model")
+        examples = _latest_output(store, by_node, "SequenceExampleGen",
+                                  "examples")
+
+    metrics = {}
+    if evaluation is not None:
+        result = tfma.load_eval_result(evaluation.uri)
+        for _, by_output in result.slicing_metrics[:1]:
+            for name, value in by_output[""][""].items():
+                if "doubleValue" in value:
+                    metrics[name] = value["doubleValue"]
+    blessed = None
+    if blessing is not None:
+        blessed = blessing.custom_properties[contracts.BLESSED].int_value == 1
+    pushed_path = None
+    if pushed is not None and pushed.custom_properties[contracts.PUSHED].int_value:
+        pushed_path = pushed.custom_properties[
+            contracts.PUSHED_DESTINATION].string_value
+    summary = RunSummary(states, seconds, metrics, blessed, pushed_path,
+                         resolvers)
+    summary.model_id = model.id if model is not None else None
+    if examples is not None and contracts.SPAN in examples.custom_properties:
+        summary.span = examples.custom_properties[contracts.SPAN].int_value
+    if blessing is not None and \
+            contracts.BASELINE_MODEL_ID in blessing.custom_properties:
+        summary.baseline_model_id = blessing.custom_properties[
+            contracts.BASELINE_MODEL_ID].int_value
+    if model_run is not None:
+        path = os.path.join(model_run.uri, contracts.WARM_START_FILE)
+        if os.path.exists(path):
+            with open(path) as f:
+                summary.warm_start = json.load(f)
+    if infra is not None:
+        summary.serving_blessed = (
+            infra.custom_properties[contracts.BLESSED].int_value == 1)
+        report = os.path.join(infra.uri, contracts.SERVING_REPORT_TEXT)
+        if os.path.exists(report):
+            with open(report) as f:
+                summary.serving_report = f.read()
+    return summary
+
+
+def print_summary(summary: RunSummary, echo=print):
+    echo(f"pipeline finished in {summary.wall_seconds:.1f} s; executed: "
+         f"{', '.join(summary.executed()) or 'nothing (all cached)'}")
+    for name, value in sorted(summary.metrics.items()):
+        echo(f"  {name}: {value:.4f}")
+    if summary.warm_start:
+        echo(f"warm start: {summary.warm_start['reason']}")
+    echo(f"blessed: {summary.blessed}")
+    if summary.serving_report:
+        echo(summary.serving_report.rstrip())
+    echo(f"pushed: {summary.pushed_path or 'no'}")

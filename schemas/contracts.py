@@ -1,0 +1,61 @@
+"""Names that components and tools exchange: file names inside artifacts,
+MLMD custom-property keys, serving signature and output names, and the
+Transform output names the Trainer and the Evaluator read.
+
+One module, imported by both sides of each exchange (no TensorFlow here), so
+a renamed file or key cannot drift apart between writer and reader. The
+ServingValidator's clean process cannot import the project; its copies
+(`noisy_rnn.components.serving_validator.clean_check`) are held equal to
+these by a unit test.
+"""
+
+import os
+
+# --- Serving signatures and their outputs -----------------------------------
+SERVING_DEFAULT = "serving_default"      # examples: serialized tf.Example
+SERVING_SEQUENCES = "serving_sequences"  # values [batch, time, channels], lengths
+# Short names (what `noisy-rnn predict --signature` takes) -> signature keys.
+SIGNATURES = {"examples": SERVING_DEFAULT, "sequences": SERVING_SEQUENCES}
+EXAMPLES_INPUT = "examples"
+VALUES_INPUT, LENGTHS_INPUT = "values", "lengths"
+PROBABILITIES, CLASS_IDS, CLASSES = "probabilities", "class_ids", "classes"
+PREDICTION = "prediction"                # regression, in the target's units
+# TF Serving warmup requests inside a SavedModel.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+# --- Transform outputs (preprocessing_fn -> Trainer, Evaluator) -------------
+LABEL_KEY = "label_xf"            # class id (classification) or scaled target
+LABEL_MEAN_KEY = "label_mean_xf"  # regression: target = label_xf * std + mean
+LABEL_STD_KEY = "label_std_xf"
+LABEL_VOCABULARY = "label_vocabulary"
+
+
+def transformed_name(feature):
+    """The Transform output holding the z-scored ``feature``."""
+    return f"{feature}_xf"
+
+
+# --- Files the Trainer writes ------------------------------------------------
+# In the ModelRun artifact:
+MODEL_CONFIG_FILE = "model_config.json"   # the ModelConfig that was trained
+WARM_START_FILE = "warm_start.json"       # where training started, and why
+HISTORY_FILE = "history.json"             # eval rounds: step, losses, metric
+SERVING_REFERENCE_DIR = "serving_reference"  # read by the ServingValidator
+REFERENCE_EXAMPLES_FILE = "examples.tfrecord"
+REFERENCE_OUTPUTS_FILE = "outputs.npz"
+# In the Model artifact, beside Format-Serving (read by the next warm start):
+WARM_START_WEIGHTS = os.path.join("warm_start", "weights")
+
+# --- Files the ServingValidator writes into its InfraBlessing ---------------
+SERVING_REPORT_JSON = "report.json"
+SERVING_REPORT_TEXT = "report.txt"
+
+# --- MLMD custom properties --------------------------------------------------
+BLESSED = "blessed"                      # ModelBlessing / InfraBlessing: 0|1
+CURRENT_MODEL_ID = "current_model_id"    # the blessed Model's id
+BASELINE_MODEL_ID = "baseline_model_id"  # ModelBlessing: the baseline's id
+HAS_MODEL = "has_model"                  # InfraBlessing carries its model
+PUSHED = "pushed"                        # PushedModel: 0|1
+PUSHED_DESTINATION = "pushed_destination"
+SPAN = "span"                            # Examples: the span read
+SKIPPED_WINDOWS = "skipped_windows"      # Examples: windows with gaps

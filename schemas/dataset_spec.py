@@ -1,0 +1,304 @@
+"""Dataset specifications: ``schemas/<name>/dataset.yaml``.
+
+A spec tells the pipeline how to turn a long CSV (one row per time step) into
+examples. Keys:
+
+``name``           dataset name (used for the pushed model's name)
+``csv``            path of the CSV, relative to the spec file
+``mode``           ``sequences`` (rows sharing ``sequence_id`` form one
+                   example) or ``windows`` (sliding windows over each series)
+``sequence_id``    column naming the sequence / series of a row
+``step``           integer column ordering rows within a sequence
+``features``       list of numeric columns fed to the model
+``label``          class column (classification) or target column (regression)
+``task``           ``classification`` or ``regression``
+``split``          ``{column: NAME}`` (values ``train``/``eval``) or
+                   ``{eval_fraction: F}`` (the latest fraction in time is eval)
+``window``         windows mode: steps per window
+``horizon``        windows mode: the target is ``label`` this many steps after
+                   the window's last step
+``stride``         windows mode: steps between window starts (default 1)
+``schema``         optional curated TFMD schema, relative to the spec
+                   (default ``schema.pbtxt`` next to the spec, if present)
+``forecast_change`` windows mode, regression, ``label`` among ``features``:
+                   ``true`` feeds the label's channel relative to each
+                   window's last value and trains the model on the change
+                   from it (serving adds the last value back). For trending
+                   series, whose future lies outside the training range.
+                   Default ``false``.
+
+`load_spec` validates all of it and raises `SpecError` naming the file, the
+line and the key at fault.
+"""
+
+import csv
+import dataclasses
+import os
+from typing import List, Optional
+
+import yaml
+
+MODES = ("sequences", "windows")
+TASKS = ("classification", "regression")
+SPLIT_VALUES = ("train", "eval")
+REQUIRED_KEYS = ("name", "csv", "mode", "sequence_id", "step", "features",
+                 "label", "task", "split")
+WINDOW_KEYS = ("window", "horizon", "stride")
+OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change")
+
+
+class SpecError(ValueError):
+    """A dataset spec (or its CSV header) is invalid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """A validated ``dataset.yaml``; paths are absolute."""
+
+    name: str
+    csv: str
+    mode: str
+    sequence_id: str
+    step: str
+    features: List[str]
+    label: str
+    task: str
+    split_column: Optional[str] = None
+    eval_fraction: Optional[float] = None
+    window: Optional[int] = None
+    horizon: Optional[int] = None
+    stride: int = 1
+    schema: Optional[str] = None
+    forecast_change: bool = False
+    path: str = ""
+
+    def to_dict(self):
+        """JSON-able form, for component exec properties."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Inverse of `to_dict`; also accepts the JSON/Struct round trip, which
+        turns integers into floats."""
+        values = dict(values)
+        for key in ("window", "horizon", "stride"):
+            if values.get(key) is not None:
+                values[key] = int(values[key])
+        return cls(**values)
+
+    @property
+    def label_feature(self):
+        """The examples' label feature: ``label``, or ``<label>_target`` when
+        the label column is also a feature (forecasting a channel)."""
+        if self.label in self.features:
+            return f"{self.label}_target"
+        return self.label
+
+
+def _key_lines(text):
+    """Maps each top-level key of a YAML mapping to its 1-based line."""
+    node = yaml.compose(text)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
+
+
+# Bundled datasets: ``<name>/dataset.yaml`` beside this module (package
+# data, their CSVs under ``noisy_rnn/data/``), addressable by name.
+BUNDLED_DIR = os.path.dirname(os.path.abspath(__file__))
+SPEC_FILE = "dataset.yaml"
+
+
+def bundled_datasets():
+    """Names of the datasets shipped with the package, sorted."""
+    return sorted(name for name in os.listdir(BUNDLED_DIR)
+                  if os.path.isfile(os.path.join(BUNDLED_DIR, name,
+                                                 SPEC_FILE)))
+
+
+def resolve_dataset(dataset):
+    """The spec file that ``dataset`` names: an existing spec file, a folder
+    holding ``dataset.yaml``, or the name of a bundled dataset (a path
+    wins over a name). SpecError listing the bundled names otherwise."""
+    if os.path.isfile(dataset):
+        return os.path.abspath(dataset)
+    if os.path.isfile(os.path.join(dataset, SPEC_FILE)):
+        return os.path.abspath(os.path.join(dataset, SPEC_FILE))
+    if dataset in bundled_datasets():
+        return os.path.join(BUNDLED_DIR, dataset, SPEC_FILE)
+    raise SpecError(f"dataset {dataset!r}: no such spec file, and not a "
+                    f"bundled dataset (bundled: "
+                    f"{', '.join(bundled_datasets())}); give a path to a "
+                    f"dataset.yaml or one of those names")
+
+
+def load_spec(path, check_csv=True):
+    """Reads, validates and returns the `DatasetSpec` at ``path`` (a spec
+    file, a folder holding ``dataset.yaml``, or a bundled dataset's name;
+    see `resolve_dataset`).
+
+    With ``check_csv``, also checks that the CSV exists and its header has
+    every column the spec names.
+    """
+    path = resolve_dataset(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        values = yaml.safe_load(text)
+    except OSError as error:
+        raise SpecError(f"{path}: cannot read dataset spec: {error}") from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise SpecError(f"{path}: line 1: a dataset spec is a YAML mapping "
+                        f"of keys ({', '.join(REQUIRED_KEYS)})")
+    lines = _key_lines(text)
+
+    def fail(key, problem):
+        where = f"line {lines[key]}: " if key in lines else ""
+        raise SpecError(f"{path}: {where}key '{key}': {problem}")
+
+    unknown = sorted(set(values) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        fail(unknown[0], f"unknown key (known: "
+                         f"{', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)})")
+    for key in REQUIRED_KEYS:
+        if key not in values:
+            raise SpecError(f"{path}: missing required key '{key}'")
+
+    def text_value(key):
+        value = values[key]
+        if not isinstance(value, str) or not value.strip():
+            fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def choice(key, allowed):
+        value = text_value(key)
+        if value not in allowed:
+            fail(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def positive_int(key, default=None):
+        value = values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            fail(key, f"must be a positive integer, got {value!r}")
+        return value
+
+    mode = choice("mode", MODES)
+    features = values["features"]
+    if (not isinstance(features, list) or not features or
+            not all(isinstance(f, str) and f for f in features)):
+        fail("features", f"must be a non-empty list of column names, "
+                         f"got {features!r}")
+    if len(set(features)) != len(features):
+        fail("features", "lists a column twice")
+
+    split = values["split"]
+    split_column = eval_fraction = None
+    if not isinstance(split, dict) or len(split) != 1:
+        fail("split", "must be {column: NAME} or {eval_fraction: F}, "
+                      f"got {split!r}")
+    if "column" in split:
+        split_column = split["column"]
+        if not isinstance(split_column, str) or not split_column:
+            fail("split", f"column must be a column name, got {split_column!r}")
+    elif "eval_fraction" in split:
+        eval_fraction = split["eval_fraction"]
+        if (isinstance(eval_fraction, bool) or
+                not isinstance(eval_fraction, (int, float)) or
+                not 0 < eval_fraction < 1):
+            fail("split", f"eval_fraction must be a number in (0, 1), "
+                          f"got {eval_fraction!r}")
+        eval_fraction = float(eval_fraction)
+    else:
+        fail("split", f"unknown split kind {list(split)[0]!r} "
+                      f"(use column or eval_fraction)")
+
+    window = horizon = None
+    stride = 1
+    if mode == "windows":
+        for key in ("window", "horizon"):
+            if key not in values:
+                raise SpecError(f"{path}: mode 'windows' needs key '{key}'")
+        window, horizon = positive_int("window"), positive_int("horizon")
+        stride = positive_int("stride", 1)
+    else:
+        for key in WINDOW_KEYS:
+            if key in values:
+                fail(key, "only applies to mode 'windows'")
+
+    forecast_change = values.get("forecast_change", False)
+    if not isinstance(forecast_change, bool):
+        fail("forecast_change", f"must be true or false, got "
+                                f"{forecast_change!r}")
+    if forecast_change and not (mode == "windows" and
+                                values.get("task") == "regression" and
+                                values["label"] in features):
+        fail("forecast_change", "needs mode 'windows', task 'regression' and "
+                                "the label among the features")
+
+    spec_dir = os.path.dirname(path)
+    schema = values.get("schema")
+    if schema is not None:
+        schema = os.path.join(spec_dir, text_value("schema"))
+        if not os.path.isfile(schema):
+            fail("schema", f"file not found: {schema}")
+    elif os.path.isfile(os.path.join(spec_dir, "schema.pbtxt")):
+        schema = os.path.join(spec_dir, "schema.pbtxt")
+
+    spec = DatasetSpec(
+        name=text_value("name"),
+        csv=os.path.normpath(os.path.join(spec_dir, text_value("csv"))),
+        mode=mode, sequence_id=text_value("sequence_id"),
+        step=text_value("step"), features=list(features),
+        label=text_value("label"), task=choice("task", TASKS),
+        split_column=split_column, eval_fraction=eval_fraction,
+        window=window, horizon=horizon, stride=stride, schema=schema,
+        forecast_change=forecast_change, path=path)
+    if check_csv:
+        check_csv_header(spec, lines)
+    return spec
+
+
+def read_csv_header(csv_path):
+    """The CSV's column names; SpecError if the file is missing or empty."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), None)
+    except OSError as error:
+        raise SpecError(f"{csv_path}: cannot read CSV: {error}") from None
+    if not header:
+        raise SpecError(f"{csv_path}: line 1: empty CSV (no header row)")
+    return [column.strip() for column in header]
+
+
+def check_csv_header(spec, lines=None, header=None):
+    """SpecError naming the spec key whose column the CSV header lacks.
+
+    ``header``: the CSV's column names, if already read (else read here).
+    """
+    lines = lines or {}
+    header = read_csv_header(spec.csv) if header is None else header
+    keyed_columns = [("sequence_id", spec.sequence_id), ("step", spec.step),
+                     *(("features", f) for f in spec.features),
+                     ("label", spec.label)]
+    if spec.split_column:
+        keyed_columns.append(("split", spec.split_column))
+    for key, column in keyed_columns:
+        if column not in header:
+            where = f"line {lines[key]}: " if key in lines else ""
+            looks_like_data = all(_is_number(v) for v in header)
+            hint = (" (the first row looks like data: the CSV needs a header "
+                    "row)") if looks_like_data else ""
+            raise SpecError(
+                f"{spec.path}: {where}key '{key}': column {column!r} is not in "
+                f"the header (line 1) of {spec.csv}{hint}; header: "
+                f"{', '.join(header)}")
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

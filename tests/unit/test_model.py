@@ -1,0 +1,136 @@
+"""The Trainer's model pieces beyond `layers/`: the convolutional branch,
+the weight average, the losses, and their options."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer.architecture import (MaskedConvFeatures,
+                                                     build_model)
+from noisy_rnn.pipeline.trainer.training import loss_and_metric, train
+from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
+
+
+def _batch(lengths, time, channels=3, seed=0):
+    rng = np.random.default_rng(seed)
+    values = np.zeros((len(lengths), time, channels), np.float32)
+    for row, length in enumerate(lengths):
+        values[row, :length] = rng.normal(size=(length, channels))
+    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
+    return values, mask
+
+
+def test_conv_features_ignore_padding_and_padded_values():
+    layer = MaskedConvFeatures(6)
+    values, mask = _batch([7, 4, 1], time=7)
+    features = layer(values, mask).numpy()
+    # Padded further, and with garbage where steps do not exist: the same.
+    longer, longer_mask = _batch([7, 4, 1], time=12)
+    longer[~longer_mask] = 99.0
+    assert np.allclose(layer(longer, longer_mask).numpy(), features,
+                       atol=1e-6)
+    # Each row alone: the same as in the batch.
+    for row, length in enumerate([7, 4, 1]):
+        alone = layer(values[row:row + 1, :length],
+                      mask[row:row + 1, :length]).numpy()
+        assert np.allclose(alone, features[row:row + 1], atol=1e-6)
+    assert features.shape == (3, 6) and (features >= 0).all()
+
+
+def test_conv_branch_joins_the_recurrent_output_before_the_head():
+    model = build_model(ModelConfig(units=5, conv_filters=4), 3, 9)
+    assert model.get_layer("conv").filters == 4
+    assert model.get_layer("head").kernel.shape == (5 + 4, 9)
+    values, mask = _batch([6, 3], time=6)
+    assert model({"values": values, "mask": mask}).shape == (2, 9)
+    assert not [layer for layer in build_model(
+        ModelConfig(units=5, conv_filters=0), 3, 9).layers
+        if isinstance(layer, MaskedConvFeatures)]
+
+
+def test_weight_average_is_bias_corrected_and_swaps_back():
+    model = build_model(ModelConfig(units=2, noise="none"), 3, 2)
+    average = WeightAverage(model, decay=0.5)
+    start = [w.numpy() for w in model.weights]
+    assert all(np.array_equal(a, s) for a, s in zip(average.weights(), start))
+    for shift in (1.0, 2.0):
+        for weight, first in zip(model.weights, start):
+            weight.assign(first + shift)
+        average.update()
+    # (0.25 w1 + 0.5 w2) / (1 - 0.5**2): the starting weights play no part.
+    expected = [s + 5.0 / 3.0 for s in start]
+    assert all(np.allclose(a, e, atol=1e-6)
+               for a, e in zip(average.weights(), expected))
+    live = model.get_weights()
+    with average.swapped_in():
+        assert all(np.allclose(w, e, atol=1e-6)
+                   for w, e in zip(model.get_weights(), expected))
+    assert all(np.array_equal(w, l)
+               for w, l in zip(model.get_weights(), live))
+    assert WeightAverage(model, decay=0.0).averages == []
+
+
+def test_label_smoothing_changes_the_training_loss_not_the_eval_loss():
+    labels = tf.constant([0, 2, 1])
+    logits = tf.constant([[4.0, 0.0, 0.0], [0.0, 1.0, 3.0],
+                          [0.0, 2.0, 0.0]])
+    plain_train, plain_eval, _ = loss_and_metric(3)
+    smooth_train, smooth_eval, _ = loss_and_metric(3, label_smoothing=0.1)
+    assert float(smooth_eval(labels, logits)) == pytest.approx(
+        float(plain_eval(labels, logits)))
+    assert float(plain_train(labels, logits)) == pytest.approx(
+        float(plain_eval(labels, logits)))
+    # Confident, correct logits cost more with smoothed targets.
+    assert float(smooth_train(labels, logits)) > float(
+        plain_train(labels, logits))
+
+
+def _labelled(label, repeat):
+    values, mask = _batch([5, 3, 4, 2], time=5, seed=1)
+    data = tf.data.Dataset.from_tensor_slices(
+        ({"values": values, "mask": mask}, np.full(4, label, np.int64)))
+    return data.batch(4).repeat() if repeat else data.batch(4)
+
+
+def _eval_loss(model, data):
+    _, eval_loss, _ = loss_and_metric(2)
+    (inputs, labels), = list(data)
+    return float(eval_loss(labels, model(inputs, training=False)))
+
+
+@pytest.mark.parametrize("patience", [0, 1])
+def test_early_stopping_keeps_the_best_round_and_patience_0_the_last(
+        tmp_path, patience):
+    # Training teaches label 0, the eval split says 1: every round is worse.
+    config = ModelConfig(units=4, noise="none", conv_filters=0,
+                         label_smoothing=0.0, ema_decay=0.0, train_steps=40,
+                         eval_every=10, learning_rate=0.05,
+                         early_stopping_patience=patience)
+    model = build_model(config, 3, 2)
+    history = train(model, _labelled(0, True), _labelled(1, False), config,
+                    str(tmp_path))
+    losses = history["val_loss"]
+    assert losses == sorted(losses) and losses[0] < losses[-1]
+    if patience:  # stopped at the first worse round, the first one restored
+        assert history["step"] == [10, 20]
+        assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
+            losses[0], rel=1e-5)
+    else:  # every step run, the last weights kept
+        assert history["step"] == [10, 20, 30, 40]
+        assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
+            losses[-1], rel=1e-5)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("conv_filters", -1, "--conv-filters: must be >= 0"),
+    ("label_smoothing", 1.0, "--label-smoothing: must be in [0, 1)"),
+    ("ema_decay", -0.1, "--ema-decay: must be in [0, 1)"),
+    ("early_stopping_patience", -1,
+     "--early-stopping-patience: must be >= 0 (0: off)"),
+])
+def test_model_options_are_checked_by_name(option, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ModelConfig(**{option: value}).validate()

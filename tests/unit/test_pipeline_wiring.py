@@ -1,0 +1,86 @@
+"""Pipeline wiring that needs no run: Beam arguments and the Evaluator's
+metrics."""
+
+import os
+
+import numpy as np
+import pytest
+import tf_keras
+
+from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.pipeline import beam_args, create_pipeline
+from noisy_rnn.pipeline.trainer import metrics
+
+SPEC = "japanese_vowels"
+
+
+def _config(tmp_path, *args, worker_package=None):
+    config = PipelineConfig(dataset=SPEC, output=str(tmp_path),
+                            worker_package=worker_package)
+    if args:
+        config.beam_pipeline_args = list(args)
+    return config
+
+
+def test_direct_runner_needs_no_worker_package(tmp_path):
+    # No Beam arguments at all: TFX then does not package itself either.
+    assert beam_args(_config(tmp_path)) == []
+    given = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    assert beam_args(_config(tmp_path, *given)) == given
+
+
+def test_worker_package_is_shipped_as_wheel_or_setup_file(tmp_path):
+    wheel = tmp_path / "tfx_noisy_rnn-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    assert beam_args(_config(tmp_path, worker_package=str(wheel))) == [
+        f"--extra_package={wheel}"]
+    setup_file = tmp_path / "setup.py"
+    setup_file.write_text("")
+    assert beam_args(_config(tmp_path, "--runner=FlinkRunner",
+                             worker_package=str(setup_file))) == [
+        "--runner=FlinkRunner", f"--setup_file={setup_file}"]
+
+
+def test_bad_worker_package_is_refused_with_what_to_pass(tmp_path):
+    with pytest.raises(ValueError, match="no such file.*pip wheel"):
+        beam_args(_config(tmp_path, worker_package=str(tmp_path / "x.whl")))
+    (tmp_path / "code.tar.gz").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"expected a wheel \(\.whl\)"):
+        beam_args(_config(tmp_path,
+                          worker_package=str(tmp_path / "code.tar.gz")))
+
+
+def test_remote_runner_without_the_project_code_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="FlinkRunner's workers need this "
+                                         "project's code.*--worker-package"):
+        beam_args(_config(tmp_path, "--runner=FlinkRunner"))
+    # A dependency flag of the user's own is respected as given.
+    for given in (["--runner=FlinkRunner", "--setup_file=/elsewhere/setup.py"],
+                  ["--runner=SparkRunner", "--extra_package", "/dist/x.whl"],
+                  ["--runner=PortableRunner",
+                   "--sdk_container_image=example.com/beam:1"]):
+        assert beam_args(_config(tmp_path, *given)) == given
+
+
+def test_pipeline_carries_the_beam_args(tmp_path):
+    pipeline = create_pipeline(_config(tmp_path))
+    assert pipeline.beam_pipeline_args == beam_args(_config(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["SparseCategoricalAccuracy",
+                                  "MeanAbsoluteError", "RootMeanSquaredError"])
+def test_evaluator_metrics_compute_what_the_stock_ones_do(name):
+    ours, stock = getattr(metrics, name)(), getattr(tf_keras.metrics, name)()
+    assert type(ours).__name__ == name and ours.name == stock.name
+    rng = np.random.default_rng(0)
+    if name == "SparseCategoricalAccuracy":
+        labels = rng.integers(0, 4, size=(50, 1))
+        predictions = rng.random((50, 4)).astype("float32")
+    else:
+        labels = rng.normal(size=(50, 1)).astype("float32")
+        predictions = rng.normal(size=(50, 1)).astype("float32")
+    for metric in (ours, stock):
+        metric.update_state(labels[:20], predictions[:20])
+        metric.update_state(labels[20:], predictions[20:])
+    assert float(ours.result()) == pytest.approx(float(stock.result()),
+                                                 abs=1e-7)

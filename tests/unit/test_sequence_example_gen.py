@@ -1,0 +1,177 @@
+"""SequenceExampleGen: the executor on real CSVs (Beam, DirectRunner), and
+every bad input named by file, line and column."""
+
+import csv
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from noisy_rnn.components.sequence_example_gen import SequenceExampleGen, executor
+from noisy_rnn.components.sequence_example_gen.examples import DataError
+from noisy_rnn.schemas.dataset_spec import load_spec
+
+
+def make_spec(tmp_path, rows, mode="sequences", split="{column: split}",
+              task="classification", extra=""):
+    with open(tmp_path / "data.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["id", "t", "a", "b", "y", "split"], *rows])
+    (tmp_path / "dataset.yaml").write_text(
+        f"name: toy\ncsv: data.csv\nmode: {mode}\nsequence_id: id\nstep: t\n"
+        f"features: [a, b]\nlabel: y\ntask: {task}\nsplit: {split}\n{extra}")
+    return load_spec(tmp_path / "dataset.yaml")
+
+
+def exec_properties(spec):
+    """The component's exec properties as the launcher hands them over."""
+    component = SequenceExampleGen(dataset=spec)
+    return {key: proto_utils.proto_to_json(value)
+            if hasattr(value, "DESCRIPTOR") else value
+            for key, value in component.exec_properties.items()}
+
+
+def run_executor(spec, tmp_path):
+    """Runs the real executor; returns (examples per split, report)."""
+    properties = exec_properties(spec)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    os.makedirs(examples.uri)
+    executor.Executor().Do({}, {"examples": [examples]}, properties)
+    out = {}
+    for split in ("train", "eval"):
+        files = glob.glob(os.path.join(examples.uri, f"Split-{split}", "*"))
+        out[split] = [tf.train.Example.FromString(r.numpy()) for r in
+                      tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    with open(os.path.join(examples.uri, executor.REPORT_FILE)) as f:
+        return out, json.load(f)
+
+
+def convert(spec):
+    """Runs the executor's per-sequence functions (what Beam maps) in-line."""
+    groups = {}
+    for line, row in executor._read_rows(spec.csv, spec):
+        groups.setdefault(row[spec.sequence_id], []).append((line, row))
+    to_examples = (executor._sequence_examples if spec.mode == "sequences"
+                   else executor._window_examples)
+    return [item for group in groups.items()
+            for item in to_examples(group, spec)]
+
+
+def floats(example, name):
+    return list(example.features.feature[name].float_list.value)
+
+
+def test_sequences_are_grouped_ordered_by_step_and_split_by_column(tmp_path):
+    rows = [["s1", 1, 0.2, 2, "x", "train"], ["s2", 0, 5, 6, "z", "eval"],
+            ["s1", 0, 0.1, 1, "x", "train"], ["s2", 1, 7, 8, "z", "eval"],
+            ["s1", 2, 0.3, 3, "x", "train"]]
+    out, report = run_executor(make_spec(tmp_path, rows), tmp_path)
+    assert report == {"examples_eval": 1, "examples_train": 1, "sequences": 2}
+    [train], [evaluation] = out["train"], out["eval"]
+    assert floats(train, "a") == pytest.approx([0.1, 0.2, 0.3])
+    assert floats(train, "b") == [1, 2, 3]
+    assert train.features.feature["y"].bytes_list.value == [b"x"]
+    assert floats(evaluation, "a") == [5, 7]
+
+
+def test_sequences_split_by_time_put_the_latest_in_eval(tmp_path):
+    rows = [[f"s{i}", t, i, t, "x", ""] for i in range(10) for t in range(3)]
+    spec = make_spec(tmp_path, rows, split="{eval_fraction: 0.3}")
+    out, report = run_executor(spec, tmp_path)
+    assert (report["examples_train"], report["examples_eval"]) == (7, 3)
+    assert sorted(floats(e, "a")[0] for e in out["eval"]) == [7, 8, 9]
+
+
+def test_windows_split_by_time_never_leak_the_future(tmp_path):
+    rows = [["s", t, t, -t, 10 * t, ""] for t in range(20)]
+    rows.remove(["s", 7, 7, -7, 70, ""])  # a gap: windows over it are skipped
+    spec = make_spec(tmp_path, rows, mode="windows", task="regression",
+                     split="{eval_fraction: 0.25}",
+                     extra="window: 3\nhorizon: 1\n")
+    out, report = run_executor(spec, tmp_path)
+    # 19 rows -> 16 windows of 3 + horizon 1; 3 of them span the gap.
+    assert report["skipped_windows"] == 3
+    assert report["examples_train"] + report["examples_eval"] == 13
+    last_train = max(e.features.feature["target_step"].int64_list.value[0]
+                     for e in out["train"])
+    first_eval = min(e.features.feature["target_step"].int64_list.value[0]
+                     for e in out["eval"])
+    assert last_train < first_eval
+    window = min(out["eval"], key=lambda e: e.features.feature[
+        "target_step"].int64_list.value[0])
+    target = window.features.feature["target_step"].int64_list.value[0]
+    assert floats(window, "a") == [target - 3, target - 2, target - 1]
+    assert floats(window, "y") == [10 * target]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([["s", 0, "abc", 1, "x", "train"], ["s", 1, 2, 1, "x", "train"]],
+     r"line 2, column 'a': non-numeric value 'abc'"),
+    ([["s", 0, "", 1, "x", "train"], ["s", 1, 2, 1, "x", "train"]],
+     r"line 2, column 'a': missing"),
+    ([["s", 0, 1, 1, "x", "train"]],
+     r"line 2: sequence 's' has 1 step; a sequence needs at least 2"),
+    ([["s", 0, 1, 1, "x", "train"], ["s", 1, 1, 1, "w", "train"]],
+     r"line 3, column 'y': label 'w' differs from 'x' \(line 2\)"),
+    ([["s", 0, 1, 1, "x", "train"], ["s", 0, 2, 1, "x", "train"]],
+     r"line 3, column 't': duplicate step 0 in sequence 's' \(also on line 2\)"),
+    ([["s", 0, 1, 1, "x", "test"], ["s", 1, 2, 1, "x", "test"]],
+     r"line 2, column 'split': unknown split value 'test'"),
+    ([["s", "zero", 1, 1, "x", "train"], ["s", 1, 2, 1, "x", "train"]],
+     r"line 2, column 't': step must be an integer"),
+    ([["s", 0, 1, 1, "x", "train"], ["s", 1, 2, 1]],
+     r"line 3: 4 fields, the header has 6"),
+])
+def test_bad_rows_are_named_by_file_line_and_column(tmp_path, rows, message):
+    spec = make_spec(tmp_path, rows)
+    with pytest.raises(DataError, match=message) as error:
+        convert(spec)
+    assert spec.csv in str(error.value)
+
+
+def test_window_longer_than_a_series_is_named(tmp_path):
+    rows = [["s", t, t, t, t, "train"] for t in range(4)]
+    spec = make_spec(tmp_path, rows, mode="windows", task="regression",
+                     extra="window: 4\nhorizon: 1\n")
+    with pytest.raises(DataError, match=r"line 2: series 's' has 4 steps, "
+                                        r"fewer than window \+ horizon = 5"):
+        convert(spec)
+
+
+def test_a_split_left_empty_stops_the_executor(tmp_path):
+    rows = [["s", t, t, t, "x", "train"] for t in range(3)]
+    with pytest.raises(DataError, match=r"produced no eval examples"):
+        run_executor(make_spec(tmp_path, rows), tmp_path)
+
+
+def test_spec_round_trips_through_the_component_config():
+    spec = load_spec("schemas/japanese_vowels/dataset.yaml")
+    assert executor.spec_from_exec_properties(exec_properties(spec)) == spec
+
+
+def test_every_span_file_is_held_to_the_spec_columns(tmp_path):
+    """A later span renames a column: the executor names file, line 1 and
+    the spec key (the spec's own CSV was fine when it was loaded)."""
+    rows = [["s", t, t, t, "x", "train" if t < 3 else "eval"]
+            for t in range(5)]
+    spec = make_spec(tmp_path, rows)
+    (tmp_path / "span-2").mkdir()
+    with open(tmp_path / "span-2" / "data.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["id", "t", "a", "B", "y", "split"],
+                                 *rows])
+    component = SequenceExampleGen(dataset=spec, input_base=str(tmp_path),
+                                   input_pattern="span-2/*.csv")
+    properties = {key: proto_utils.proto_to_json(value)
+                  if hasattr(value, "DESCRIPTOR") else value
+                  for key, value in component.exec_properties.items()}
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    os.makedirs(examples.uri)
+    with pytest.raises(DataError, match=r"key 'features': column 'b' is not "
+                                        r"in the header \(line 1\) of "
+                                        r".*span-2/data.csv"):
+        executor.Executor().Do({}, {"examples": [examples]}, properties)

@@ -1,0 +1,112 @@
+"""Dataset spec loading: the shipped specs load, and every mistake is named
+by file, line and key."""
+
+import textwrap
+
+import pytest
+
+from noisy_rnn.schemas.dataset_spec import SpecError, load_spec
+
+GOOD = """\
+name: toy
+csv: toy.csv
+mode: sequences
+sequence_id: id
+step: t
+features: [a, b]
+label: y
+task: classification
+split: {column: split}
+"""
+
+
+def write(tmp_path, spec_text, csv_text="id,t,a,b,y,split\n1,0,0.1,0.2,x,train\n"):
+    (tmp_path / "toy.csv").write_text(csv_text)
+    path = tmp_path / "dataset.yaml"
+    path.write_text(textwrap.dedent(spec_text))
+    return path
+
+
+def test_japanese_vowels_spec_loads_with_its_curated_schema():
+    spec = load_spec("schemas/japanese_vowels/dataset.yaml")
+    assert spec.mode == "sequences" and spec.task == "classification"
+    assert spec.features == [f"c{i}" for i in range(12)]
+    assert spec.split_column == "split" and spec.label == "speaker"
+    assert spec.csv.endswith("data/japanese_vowels.csv")
+    assert spec.schema.endswith("schemas/japanese_vowels/schema.pbtxt")
+
+
+def test_windows_spec_defaults_stride_to_one(tmp_path):
+    path = write(tmp_path, GOOD.replace("mode: sequences", "mode: windows")
+                 .replace("split: {column: split}", "split: {eval_fraction: 0.2}")
+                 + "window: 5\nhorizon: 1\n")
+    spec = load_spec(path)
+    assert (spec.window, spec.horizon, spec.stride) == (5, 1, 1)
+    assert spec.eval_fraction == 0.2 and spec.split_column is None
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s + "windw: 3\n", r"line 10: key 'windw': unknown key"),
+    (lambda s: s.replace("mode: sequences\n", ""), r"missing required key 'mode'"),
+    (lambda s: s.replace("mode: sequences", "mode: frames"),
+     r"line 3: key 'mode': must be one of sequences, windows, got 'frames'"),
+    (lambda s: s.replace("task: classification", "task: ranking"),
+     r"line 8: key 'task'"),
+    (lambda s: s.replace("features: [a, b]", "features: a"),
+     r"line 6: key 'features': must be a non-empty list"),
+    (lambda s: s.replace("features: [a, b]", "features: [a, c]"),
+     r"line 6: key 'features': column 'c' is not in the header \(line 1\)"),
+    (lambda s: s.replace("label: y", "label: speaker"),
+     r"line 7: key 'label': column 'speaker' is not in the header"),
+    (lambda s: s.replace("{column: split}", "{eval_fraction: 1.5}"),
+     r"line 9: key 'split': eval_fraction must be a number in \(0, 1\)"),
+    (lambda s: s.replace("{column: split}", "{random: 0.2}"),
+     r"line 9: key 'split': unknown split kind 'random'"),
+    (lambda s: s + "window: 4\n", r"line 10: key 'window': only applies to "
+                                  r"mode 'windows'"),
+    (lambda s: s.replace("mode: sequences", "mode: windows"),
+     r"mode 'windows' needs key 'window'"),
+    (lambda s: s.replace("mode: sequences", "mode: windows") +
+     "window: 0\nhorizon: 1\n", r"line 10: key 'window': must be a positive"),
+])
+def test_spec_mistakes_name_file_line_and_key(tmp_path, change, message):
+    path = write(tmp_path, change(GOOD))
+    with pytest.raises(SpecError, match=message) as error:
+        load_spec(path)
+    assert str(path) in str(error.value)
+
+
+def test_empty_csv_is_named(tmp_path):
+    with pytest.raises(SpecError, match=r"toy.csv: line 1: empty CSV"):
+        load_spec(write(tmp_path, GOOD, csv_text=""))
+
+
+def test_csv_without_header_says_so(tmp_path):
+    with pytest.raises(SpecError, match=r"first row looks like data: the CSV "
+                                        r"needs a header row"):
+        load_spec(write(tmp_path, GOOD.replace("sequence_id: id",
+                                               "sequence_id: '1'"),
+                        csv_text="1,0,0.1,0.2,3,4\n"))
+
+
+def test_co2_spec_forecasts_the_change_in_windows(tmp_path):
+    spec = load_spec("schemas/co2/dataset.yaml")
+    assert (spec.mode, spec.window, spec.horizon) == ("windows", 52, 1)
+    assert spec.forecast_change is True and spec.label_feature == "co2_target"
+    assert spec.schema.endswith("schemas/co2/schema.pbtxt")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("forecast_change: yes please\n", "must be true or false"),
+    ("forecast_change: true\n", "needs mode 'windows', task 'regression'"),
+])
+def test_forecast_change_is_validated_by_line_and_key(tmp_path, extra,
+                                                      message):
+    (tmp_path / "x.csv").write_text("id,t,a,y\n")
+    (tmp_path / "dataset.yaml").write_text(
+        "name: x\ncsv: x.csv\nmode: sequences\nsequence_id: id\nstep: t\n"
+        "features: [a]\nlabel: y\ntask: classification\n"
+        "split: {eval_fraction: 0.2}\n" + extra)
+    with pytest.raises(SpecError, match=r"line 10: key 'forecast_change': "
+                                        + message):
+        load_spec(tmp_path / "dataset.yaml")
