@@ -19,8 +19,8 @@ import os
 import statistics
 import time
 
-from noisy_rnn.pipeline.ops import runner
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.ops import runner
 
 GRU_ONLY = dict(conv_filters=0, label_smoothing=0.0, ema_decay=0.0)
 SETTINGS = {

@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 
-from noisy_rnn.pipeline.ops import runner
 from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.ops import runner
 
 PIPELINE_LINE = re.compile(r"^pipeline finished in ([\d.]+) s;")
 

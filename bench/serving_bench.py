@@ -29,12 +29,12 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 import tf_keras  # noqa: E402
 
-from noisy_rnn.schemas import contracts  # noqa: E402
-from noisy_rnn.pipeline.trainer import architecture  # noqa: E402
-from noisy_rnn.pipeline.serving import deploy  # noqa: E402
-from noisy_rnn.pipeline.ops import runner  # noqa: E402
-from noisy_rnn.pipeline.trainer import signatures  # noqa: E402
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig  # noqa: E402
+from noisy_rnn.pipeline.ops import runner  # noqa: E402
+from noisy_rnn.pipeline.serving import deploy  # noqa: E402
+from noisy_rnn.pipeline.trainer import architecture  # noqa: E402
+from noisy_rnn.pipeline.trainer import signatures  # noqa: E402
+from noisy_rnn.schemas import contracts  # noqa: E402
 
 BATCH_SIZES = (1, 64)
 
@@ -59,7 +59,8 @@ def pushed_model(config):
 
 
 def stock_layer(model_config, return_sequences):
-    """A stock tf_keras GRU/LSTM in place of `noisy_rnn.pipeline.trainer.architecture.recurrent_layer`
+    """A stock tf_keras GRU/LSTM in place of
+    `noisy_rnn.pipeline.trainer.architecture.recurrent_layer`
     (the rest of `build_model`'s architecture stays the same)."""
     layer_class = (tf_keras.layers.GRU if model_config.cell == "gru"
                    else tf_keras.layers.LSTM)
@@ -111,13 +112,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="runs/jv")
     parser.add_argument("--dataset",
-                        default="schemas/japanese_vowels/dataset.yaml")
+                        default="japanese_vowels")
     parser.add_argument("--repeats", type=int, default=1000)
     args = parser.parse_args()
     config = PipelineConfig(dataset=args.dataset, output=args.output)
     noisy_dir = pushed_model(config)
-    with open(latest(os.path.join(config.pipeline_root, "Trainer",
-                                  "model_run"), contracts.MODEL_CONFIG_FILE)) as f:
+    model_run = latest(os.path.join(config.pipeline_root, "Trainer",
+                                    "model_run"))
+    with open(os.path.join(model_run, contracts.MODEL_CONFIG_FILE)) as f:
         model_config = ModelConfig(**json.load(f))
     stock_dir = tempfile.mkdtemp(prefix="stock_model_")
     export_stock(config, model_config, stock_dir)

@@ -7,10 +7,10 @@ every class for Keras serialisation under the package name ``noisy_rnn``.
 
 from noisy_rnn.layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
 from noisy_rnn.layers.noise import CarriedStateNoise, StdPriorRegularizer
-from noisy_rnn.layers.presets import (NoisyGRU, NoisyLSTM,
-                            TrainableInitialStateAndConstantNoiseGRU,
-                            TrainableInitialStateAndConstantNoiseLSTM,
-                            TrainableInitialStateGRU, TrainableInitialStateLSTM)
+from noisy_rnn.layers.presets import (
+    NoisyGRU, NoisyLSTM, TrainableInitialStateAndConstantNoiseGRU,
+    TrainableInitialStateAndConstantNoiseLSTM, TrainableInitialStateGRU,
+    TrainableInitialStateLSTM)
 from noisy_rnn.layers.recurrent import NoisyStateGRU, NoisyStateLSTM
 
 __all__ = [

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tf_keras
 
 from noisy_rnn.layers.noise import (CarriedStateNoise, apply_when_training,
-                          validate_carried_state_args)
+                                    validate_carried_state_args)
 
 
 class _CarriedStateCellMixin:

@@ -17,7 +17,8 @@ That keeps every stock behaviour (arguments, masking, ragged inputs,
 
 import tensorflow as tf
 import tf_keras
-from tf_keras.src import backend  # rnn loop and ragged helpers of the stock layers
+from tf_keras.src import \
+    backend  # rnn loop and ragged helpers of the stock layers
 
 from noisy_rnn.layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
 from noisy_rnn.layers.noise import validate_carried_state_args

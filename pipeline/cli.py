@@ -38,7 +38,8 @@ def _cmd_version(_args):
 
 
 def _cmd_demo(args):
-    from noisy_rnn.pipeline.ops import demo  # imports TensorFlow: only when needed
+    from noisy_rnn.pipeline.ops import \
+        demo  # imports TensorFlow: only when needed
     demo.main(csv_path=args.csv, seeds=args.seeds, epochs=args.epochs,
               variants=args.variants)
 
@@ -61,7 +62,7 @@ def _add_model_options(parser):
 def _pipeline_config(args, **overrides):
     """`PipelineConfig` from the pipeline options; exits on a bad option."""
     from noisy_rnn.pipeline.config import (DEFAULT_BEAM_ARGS, ModelConfig,
-                                          PipelineConfig)
+                                           PipelineConfig)
     from noisy_rnn.schemas.dataset_spec import SpecError
     model = ModelConfig(**{f.name: getattr(args, f.name)
                            for f in dataclasses.fields(ModelConfig)})
@@ -124,6 +125,7 @@ def _cmd_retrain(args):
 
 def _cmd_schedule(args):
     import time
+
     from noisy_rnn.pipeline.ops import retrain
     try:
         period = retrain.parse_every(args.every)

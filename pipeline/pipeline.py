@@ -26,16 +26,17 @@ from tfx.proto import pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
 from noisy_rnn.components.anomalies_gate import AnomaliesGate
-from noisy_rnn.components.baseline_resolver import (LatestPushedBaselineStrategy,
-                                          LatestPushedModelStrategy)
+from noisy_rnn.components.baseline_resolver import (
+    LatestPushedBaselineStrategy, LatestPushedModelStrategy)
 from noisy_rnn.components.sequence_example_gen import SequenceExampleGen
 from noisy_rnn.components.serving_validator import ServingValidator
-from noisy_rnn.schemas import contracts
 from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.schemas import contracts
 
 SPAN_PATTERN = "span-{SPAN}/*.csv"
 # Module paths TFX imports inside the components.
-METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"  # Keras metrics, no AutoGraph
+# Keras metrics without AutoGraph:
+METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"
 PREPROCESSING_FN = "noisy_rnn.pipeline.trainer.preprocessing.preprocessing_fn"
 # Beam flags that ship Python code to workers (as TFX's
 # dependency_utils.make_beam_dependency_flags lists them).

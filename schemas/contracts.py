@@ -13,7 +13,7 @@ import os
 
 # --- Serving signatures and their outputs -----------------------------------
 SERVING_DEFAULT = "serving_default"      # examples: serialized tf.Example
-SERVING_SEQUENCES = "serving_sequences"  # values [batch, time, channels], lengths
+SERVING_SEQUENCES = "serving_sequences"  # values [batch, time, chan.], lengths
 # Short names (what `noisy-rnn predict --signature` takes) -> signature keys.
 SIGNATURES = {"examples": SERVING_DEFAULT, "sequences": SERVING_SEQUENCES}
 EXAMPLES_INPUT = "examples"

@@ -1,8 +1,13 @@
 """Test setup: the tf_keras (Keras 2) stack, quiet TensorFlow logs, the
-``e2e`` marker on everything under ``tests/e2e/`` (real pipeline runs; ``-m
-"not e2e"`` leaves the fast unit tests), the test helpers importable, and one
-short JapaneseVowels pipeline run shared by the tests that need a real
-pushed model."""
+``e2e`` marker on everything under ``tests/e2e/``, the test helpers
+importable, and one short JapaneseVowels pipeline run shared by the tests
+that need a real pushed model.
+
+``tests/unit/``: in process, small inputs, a few steps at most (``make
+test-unit``, under a minute). ``tests/e2e/``: what takes longer or crosses a
+process boundary: real pipeline runs and installs, SavedModels served in a
+clean process or over sockets, Beam jobs (tf.Transform), the CLI in a new
+process, and training runs of hundreds of steps."""
 
 import os
 import pathlib
@@ -29,8 +34,8 @@ SHORT = dict(units=32, train_steps=60, eval_every=30, conv_filters=8,
 def japanese_vowels(tmp_path_factory):
     """``(PipelineConfig, RunSummary)`` of the real pipeline on
     JapaneseVowels (short config), run once per test session."""
-    from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
     from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig  # pylint: disable=import-outside-toplevel
+    from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
     config = PipelineConfig(
         dataset="japanese_vowels",
         output=str(tmp_path_factory.mktemp("jv")), model=ModelConfig(**SHORT))

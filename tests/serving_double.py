@@ -36,8 +36,7 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2
-from tensorflow_serving.apis import predict_pb2
-from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 DEFAULT_SIGNATURE = "serving_default"
 # gRPC status -> HTTP status, for the codes this double produces.

@@ -1,7 +1,7 @@
 """AnomaliesGate: stops the pipeline when ExampleValidator found anomalies."""
 
 from noisy_rnn.components.anomalies_gate.component import (AnomaliesFound,
-                                                 AnomaliesGate,
-                                                 describe_anomalies)
+                                                           AnomaliesGate,
+                                                           describe_anomalies)
 
 __all__ = ["AnomaliesFound", "AnomaliesGate", "describe_anomalies"]

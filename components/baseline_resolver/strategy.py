@@ -19,7 +19,8 @@ from tfx.dsl.components.common import resolver
 
 from noisy_rnn.schemas import contracts
 
-CURRENT_MODEL_ID = contracts.CURRENT_MODEL_ID  # set by Evaluator, ServingValidator
+# Set by the Evaluator and the ServingValidator.
+CURRENT_MODEL_ID = contracts.CURRENT_MODEL_ID
 BLESSED = contracts.BLESSED
 KEYS = ("model", "model_blessing", "infra_blessing")
 CANDIDATE = "candidate"

@@ -22,14 +22,15 @@ def _custom_config(spec: DatasetSpec):
 class SequenceExampleGen(FileBasedExampleGen):
     """Turns a long CSV (one row per time step) into ``train``/``eval``
     `Examples`: one `tf.Example` per sequence or per sliding window, each
-    feature a float list over the steps (see `schemas.spec`).
+    feature a float list over the steps (see `noisy_rnn.schemas.dataset_spec`).
 
     It is a `FileBasedExampleGen`, so the TFX driver fingerprints the CSV: a
     changed file re-runs it, an unchanged one is served from the cache, and
     ``input_pattern`` may use the ``{SPAN}`` convention.
 
     Args:
-      dataset: a `DatasetSpec` (see `schemas.spec.load_spec`).
+      dataset: a `DatasetSpec` (see
+        `noisy_rnn.schemas.dataset_spec.load_spec`).
       input_base: folder the pattern is relative to; default the CSV's.
       input_pattern: file pattern relative to ``input_base``, e.g.
         ``span-{SPAN}/*.csv`` (the latest span is read); default the CSV's

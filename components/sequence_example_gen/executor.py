@@ -83,7 +83,8 @@ def _window_examples(keyed_rows, spec):
     for split, position, example in rules.window_examples(spec, sequence_id,
                                                           ordered):
         if split == "skipped":
-            yield beam.pvalue.TaggedOutput("counts", (contracts.SKIPPED_WINDOWS,
+            yield beam.pvalue.TaggedOutput(
+                "counts", (contracts.SKIPPED_WINDOWS,
                                                       position))
             continue
         if cutoff is not None:

@@ -10,8 +10,7 @@ from typing import Any, Dict, List
 
 import tensorflow as tf
 from absl import logging
-from tensorflow_serving.apis import (model_pb2, predict_pb2,
-                                     prediction_log_pb2)
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from tfx import types
 from tfx.components.util import model_utils
 from tfx.dsl.components.base import base_executor

@@ -1,10 +1,11 @@
 """Airflow DAG: the tfx-noisy-rnn pipeline on CO2 spans, retrained daily.
 
 Copy this file into Airflow's ``dags/`` folder on a machine where this
-project is installed (``pip install .`` from the repo, plus
-``apache-airflow`` and ``tfx[airflow]``), and set the paths below (shared
-storage for multi-worker Airflow). TFX's AirflowDagRunner turns each
-component into an Airflow task, in the same order as `noisy-rnn run`;
+project is installed (its wheel, ``make wheel``, installed with the lock as
+constraints, plus ``apache-airflow`` and ``tfx[airflow]``), and set the
+paths below (shared storage for multi-worker Airflow). The dataset is the
+bundled CO2 spec, found by name in the installed package. TFX's
+AirflowDagRunner turns each component into an Airflow task, in the same order as `noisy-rnn run`;
 ``latest_pushed_model`` gives the Trainer its warm start, the Evaluator and
 the ServingValidator gate the push, exactly as locally. Each daily run reads
 the latest ``span-<N>/`` folder. Note: there is no "no new span" check here
@@ -23,9 +24,8 @@ from noisy_rnn.pipeline.config import PipelineConfig
 from noisy_rnn.pipeline.pipeline import create_pipeline
 
 SCHEDULE = "@daily"
-REPO = os.environ.get("NOISY_RNN_REPO", "/opt/tfx-noisy-rnn")
 CONFIG = PipelineConfig(
-    dataset=os.path.join(REPO, "schemas", "co2", "dataset.yaml"),
+    dataset=os.environ.get("NOISY_RNN_DATASET", "co2"),
     output=os.environ.get("NOISY_RNN_OUTPUT", "/data/noisy-rnn/co2"),
     spans_dir=os.environ.get("NOISY_RNN_SPANS", "/data/incoming/co2"),
     warm_start=True)

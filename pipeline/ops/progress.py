@@ -5,8 +5,8 @@ import os
 import threading
 
 from noisy_rnn.pipeline.ops.run_records import (FINAL_STATES, STATE_NAMES,
-                                                latest_run, node_id,
-                                                open_store, execution_seconds)
+                                                execution_seconds, latest_run,
+                                                node_id, open_store)
 
 
 class ProgressMonitor(threading.Thread):
@@ -56,4 +56,5 @@ class ProgressMonitor(threading.Thread):
         if state in FINAL_STATES:
             self.finished.add(execution.id)
             self.echo(f"  {self.nodes[execution.id]:<28} "
-                      f"{STATE_NAMES[state]:<9} {execution_seconds(execution):6.1f} s")
+                      f"{STATE_NAMES[state]:<9} "
+                      f"{execution_seconds(execution):6.1f} s")

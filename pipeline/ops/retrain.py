@@ -27,9 +27,9 @@ from typing import Optional
 
 from noisy_rnn.components.anomalies_gate import AnomaliesFound
 from noisy_rnn.components.sequence_example_gen.examples import DataError
-from noisy_rnn.pipeline.serving import deploy
-from noisy_rnn.pipeline.ops import runner, spans
 from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.ops import runner, spans
+from noisy_rnn.pipeline.serving import deploy
 
 LOCK_FILE = "retrain.lock"
 STATE_FILE = "retrain_state.json"

@@ -124,7 +124,8 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     if blessing is not None:
         blessed = blessing.custom_properties[contracts.BLESSED].int_value == 1
     pushed_path = None
-    if pushed is not None and pushed.custom_properties[contracts.PUSHED].int_value:
+    if pushed is not None and \
+            pushed.custom_properties[contracts.PUSHED].int_value:
         pushed_path = pushed.custom_properties[
             contracts.PUSHED_DESTINATION].string_value
     summary = RunSummary(states, seconds, metrics, blessed, pushed_path,

@@ -12,7 +12,8 @@ import time
 
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from noisy_rnn.components.serving_validator import executor as serving_validator
+from noisy_rnn.components.serving_validator import \
+    executor as serving_validator
 from noisy_rnn.pipeline.config import PipelineConfig
 from noisy_rnn.pipeline.ops.progress import ProgressMonitor
 from noisy_rnn.pipeline.ops.run_records import (RunSummary, print_summary,

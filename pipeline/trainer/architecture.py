@@ -12,6 +12,7 @@ import tf_keras
 from noisy_rnn import layers
 from noisy_rnn.pipeline.config import ModelConfig
 
+
 def recurrent_layer(config: ModelConfig, return_sequences):
     """One recurrent layer of ``config``'s kind, from `layers/`."""
     layer_class = (layers.NoisyStateGRU if config.cell == "gru"

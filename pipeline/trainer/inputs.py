@@ -7,6 +7,7 @@ from tfx_bsl.public import tfxio
 from noisy_rnn.pipeline.trainer import signatures
 from noisy_rnn.schemas import contracts
 
+
 def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
              batch_size, training, seed=0):
     """Batches of ``({"values", "mask"}, label)`` from raw examples, through

@@ -4,7 +4,8 @@ TFMA calls a Keras metric's ``update_state`` eagerly, and Keras converts it
 (and the metric function under it) with AutoGraph on first call: seconds of
 source transformation per Evaluator run for straight-line TF code. These
 subclasses are the stock metrics with conversion turned off; TFMA loads
-them by module (``MetricConfig(module="noisy_rnn.pipeline.trainer.metrics")``) and reports
+them by module (``MetricConfig(module=
+"noisy_rnn.pipeline.trainer.metrics")``) and reports
 them under the stock names (``sparse_categorical_accuracy``, ...).
 """
 

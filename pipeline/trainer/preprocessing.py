@@ -64,7 +64,8 @@ def _z_scored_channels(inputs, features):
     var = tft.var(stacked, reduce_instance_dims=False)
     std = tf.where(var > 0, tf.sqrt(var), tf.ones_like(var))
     scaled = (stacked - mean) / std
-    return {contracts.transformed_name(f): _with_values(inputs[f], scaled[:, i])
+    return {contracts.transformed_name(f):
+            _with_values(inputs[f], scaled[:, i])
             for i, f in enumerate(features)}
 
 

@@ -22,6 +22,7 @@ from noisy_rnn.pipeline.trainer.warm_start import warm_start
 from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
+
 def run_fn(fn_args: FnArgs):
     """Trains (early stopping on the eval split unless turned off) and
     exports the model with noise-free serving signatures (TFX Trainer entry
@@ -63,9 +64,11 @@ def run_fn(fn_args: FnArgs):
                                         contracts.HISTORY_FILE), "w") as f:
         json.dump(history, f)
     model.save_weights(os.path.join(
-        os.path.dirname(fn_args.serving_model_dir), contracts.WARM_START_WEIGHTS))
-    for name, values in ((contracts.MODEL_CONFIG_FILE, dataclasses.asdict(config)),
-                         (contracts.WARM_START_FILE, started)):
+        os.path.dirname(fn_args.serving_model_dir),
+        contracts.WARM_START_WEIGHTS))
+    for name, values in (
+            (contracts.MODEL_CONFIG_FILE, dataclasses.asdict(config)),
+            (contracts.WARM_START_FILE, started)):
         with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, name),
                                "w") as f:
             json.dump(values, f)

@@ -11,7 +11,6 @@ from noisy_rnn.pipeline.trainer import signatures
 from noisy_rnn.schemas import contracts
 
 
-
 def write_serving_reference(model, eval_files, tf_transform_output, spec,
                             directory, count=64):
     """Writes the first ``count`` raw eval examples and the trained Keras
@@ -32,20 +31,21 @@ def write_serving_reference(model, eval_files, tf_transform_output, spec,
     values, mask = signatures.to_sequences(transformed, spec.features)
     outputs = model({"values": values, "mask": mask}, training=False)
     if spec.task == "classification":
-        reference = {contracts.PROBABILITIES: tf.nn.softmax(outputs, -1).numpy()}
+        reference = {
+            contracts.PROBABILITIES: tf.nn.softmax(outputs, -1).numpy()}
     else:
         reference = {contracts.PREDICTION: (
             tf.squeeze(outputs, -1) * transformed[contracts.LABEL_STD_KEY] +
             transformed[contracts.LABEL_MEAN_KEY]).numpy()}
     tf.io.gfile.makedirs(directory)
-    with tf.io.TFRecordWriter(os.path.join(directory,
-                                           contracts.REFERENCE_EXAMPLES_FILE)) as writer:
+    with tf.io.TFRecordWriter(os.path.join(
+            directory, contracts.REFERENCE_EXAMPLES_FILE)) as writer:
         for record in records:
             writer.write(record)
     buffer = io.BytesIO()  # np.savez seeks; GFile (any filesystem) cannot
     np.savez(buffer, **reference)
-    with tf.io.gfile.GFile(os.path.join(directory, contracts.REFERENCE_OUTPUTS_FILE),
-                           "wb") as f:
+    with tf.io.gfile.GFile(os.path.join(
+            directory, contracts.REFERENCE_OUTPUTS_FILE), "wb") as f:
         f.write(buffer.getvalue())
 
 

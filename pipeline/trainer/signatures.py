@@ -160,9 +160,11 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
             class_ids = tf.argmax(probabilities, axis=-1)
             return {contracts.PROBABILITIES: probabilities,
                     contracts.CLASS_IDS: class_ids,
-                    contracts.CLASSES: tf.gather(tf.constant(class_names), class_ids)}
+                    contracts.CLASSES: tf.gather(tf.constant(class_names),
+                                                 class_ids)}
         scaled = tf.squeeze(outputs, axis=-1)
-        return {contracts.PREDICTION: scaled * transformed[contracts.LABEL_STD_KEY] +
+        return {contracts.PREDICTION:
+                scaled * transformed[contracts.LABEL_STD_KEY] +
                 transformed[contracts.LABEL_MEAN_KEY]}
 
     examples_spec = tf.TensorSpec([None], tf.string, name="examples")

@@ -10,6 +10,7 @@ from absl import logging
 from noisy_rnn.pipeline.config import ModelConfig
 from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
 
+
 def loss_and_metric(num_outputs, label_smoothing=0.0):
     """Training loss, eval loss and the eval metric (accuracy, or MAE when
     regressing). The eval loss is the plain cross-entropy even when training

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from noisy_rnn.schemas import contracts
 
+
 def warm_start(model, base_model):
     """Loads the weights of ``base_model`` (a previous Trainer's
     ``Format-Serving`` folder, or None) into ``model``. Returns
@@ -14,7 +15,8 @@ def warm_start(model, base_model):
     if not base_model:
         return {"base_model": None, "used": False,
                 "reason": "no pushed model yet: trained from scratch"}
-    weights = os.path.join(os.path.dirname(base_model), contracts.WARM_START_WEIGHTS)
+    weights = os.path.join(os.path.dirname(base_model),
+                           contracts.WARM_START_WEIGHTS)
     if not tf.io.gfile.exists(weights + ".index"):
         return {"base_model": base_model, "used": False,
                 "reason": f"no warm-start weights at {weights}: trained "

@@ -5,6 +5,7 @@ import contextlib
 
 import tensorflow as tf
 
+
 class WeightAverage:
     """An exponential moving average of a model's weights (``decay`` 0:
     none), updated after each training step, swapped into the model to

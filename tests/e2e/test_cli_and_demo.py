@@ -8,11 +8,10 @@ import sys
 import numpy as np
 
 from noisy_rnn.pipeline import __version__
-
+from noisy_rnn.pipeline.ops import demo
 
 # The console script installed next to this interpreter (the repo's venv).
 
-from noisy_rnn.pipeline.ops import demo
 
 
 # The console script installed next to this interpreter (the repo's venv).

@@ -1,5 +1,5 @@
-"""`noisy_rnn.pipeline.serving.client`, the ``noisy-rnn predict`` engine, on the real pushed
-JapaneseVowels model: in process, and through a TF Serving double (real
+"""`noisy_rnn.pipeline.serving.client`, the ``noisy-rnn predict`` engine,
+on the real pushed JapaneseVowels model: in process, and through a TF Serving double (real
 gRPC and HTTP sockets, real ``tensorflow_serving`` protos)."""
 
 import csv
@@ -10,12 +10,12 @@ import urllib.request
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_double import serve
 
 from noisy_rnn.components.sequence_example_gen.examples import DataError
 from noisy_rnn.pipeline.serving import client
 from noisy_rnn.pipeline.serving.client import PredictionError
 from noisy_rnn.schemas.dataset_spec import load_spec
-from serving_double import serve
 
 DATASET = "schemas/japanese_vowels/dataset.yaml"
 SOURCE_CSV = "data/japanese_vowels.csv"

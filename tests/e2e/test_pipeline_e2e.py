@@ -15,12 +15,12 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from clean_process import probe_saved_model
 from conftest import SHORT
+
 from noisy_rnn.components.anomalies_gate import AnomaliesFound
-from noisy_rnn.pipeline.ops import runner
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.ops import runner
 
 COMPONENTS = ["AnomaliesGate", "Evaluator", "ExampleValidator", "Pusher",
               "SequenceExampleGen", "ServingValidator", "StatisticsGen",

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from noisy_rnn.pipeline.ops import retrain, spans
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.ops import retrain, spans
 
 DATASET = "schemas/co2/dataset.yaml"
 SHORT = dict(units=32, train_steps=100, eval_every=50)

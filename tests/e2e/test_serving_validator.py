@@ -9,13 +9,13 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import SHORT
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from tfx.types import standard_artifacts
 
 from noisy_rnn.components.serving_validator import executor
-from conftest import SHORT
-from noisy_rnn.pipeline.ops import runner
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.ops import runner
 
 CHECKS = ["deterministic", "latency", "matches_trainer", "no_random_ops",
           "signatures_agree", "warmup_replays"]

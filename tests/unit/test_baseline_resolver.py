@@ -3,8 +3,8 @@ artifacts as MLMD hands them over."""
 
 from tfx.types import standard_artifacts
 
-from noisy_rnn.components.baseline_resolver import (LatestPushedBaselineStrategy,
-                                          LatestPushedModelStrategy)
+from noisy_rnn.components.baseline_resolver import (
+    LatestPushedBaselineStrategy, LatestPushedModelStrategy)
 
 
 def artifacts(pushed, evaluated_only=(), count=3):

@@ -7,11 +7,13 @@ import tensorflow as tf
 import tf_keras
 
 from noisy_rnn import layers
-from noisy_rnn.layers import (NoisyGRU, NoisyLSTM, NoisyStateGRU, NoisyStateGRUCell,
-                    NoisyStateLSTM, NoisyStateLSTMCell, StdPriorRegularizer,
-                    TrainableInitialStateAndConstantNoiseGRU,
-                    TrainableInitialStateAndConstantNoiseLSTM,
-                    TrainableInitialStateGRU, TrainableInitialStateLSTM)
+from noisy_rnn.layers import (NoisyGRU, NoisyLSTM, NoisyStateGRU,
+                              NoisyStateGRUCell, NoisyStateLSTM,
+                              NoisyStateLSTMCell, StdPriorRegularizer,
+                              TrainableInitialStateAndConstantNoiseGRU,
+                              TrainableInitialStateAndConstantNoiseLSTM,
+                              TrainableInitialStateGRU,
+                              TrainableInitialStateLSTM)
 
 PRESETS = [TrainableInitialStateGRU, NoisyGRU,
            TrainableInitialStateAndConstantNoiseGRU, TrainableInitialStateLSTM,
@@ -172,42 +174,6 @@ def test_explicit_initial_state_wins_over_the_trainable_one():
     stock = stock_twin(layer, x)
     np.testing.assert_array_equal(layer(x, initial_state=given),
                                   stock(x, initial_state=given))
-
-
-def _train_std(regularizer, steps=300):
-    """Trains a NoisyGRU where noise only hurts; returns the std per step."""
-    tf_keras.utils.set_random_seed(0)
-    inputs = tf_keras.Input((10, 2))
-    layer = NoisyGRU(8, noise_std_init=0.5, noise_std_regularizer=regularizer)
-    model = tf_keras.Model(inputs, tf_keras.layers.Dense(1)(layer(inputs)))
-    x = tf.random.normal((64, 10, 2))
-    y = tf.reduce_sum(x[:, :, :1], axis=1)
-    optimizer = tf_keras.optimizers.Adam(0.02)
-
-    @tf.function
-    def train_step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-            loss += tf.add_n(model.losses) if model.losses else 0.0
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-
-    history = []
-    for _ in range(steps):
-        train_step()
-        history.append(float(layer.carried_state_noise.std()))
-    return history
-
-
-def test_trained_std_shrinks_without_a_prior_and_settles_with_one():
-    free = _train_std(None)
-    held = _train_std(StdPriorRegularizer(prior_std=0.5, strength=5.0))
-    assert free[-1] < 0.2 * free[0]  # the task loss alone drives it down
-    assert free[-1] < 0.9 * free[len(free) // 2]  # ... and keeps doing so
-    assert 0.2 < held[-1] < 0.5  # positive, below the prior: a balance
-    tail = held[-50:]
-    assert max(tail) - min(tail) < 0.05  # it has settled there
-    assert held[-1] > 2 * free[-1]
 
 
 # --- Keras conventions ---------------------------------------------------------

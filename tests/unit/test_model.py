@@ -10,7 +10,7 @@ import tensorflow as tf
 from noisy_rnn.pipeline.config import ModelConfig
 from noisy_rnn.pipeline.trainer.architecture import (MaskedConvFeatures,
                                                      build_model)
-from noisy_rnn.pipeline.trainer.training import loss_and_metric, train
+from noisy_rnn.pipeline.trainer.training import loss_and_metric
 from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
 
 
@@ -86,42 +86,6 @@ def test_label_smoothing_changes_the_training_loss_not_the_eval_loss():
     # Confident, correct logits cost more with smoothed targets.
     assert float(smooth_train(labels, logits)) > float(
         plain_train(labels, logits))
-
-
-def _labelled(label, repeat):
-    values, mask = _batch([5, 3, 4, 2], time=5, seed=1)
-    data = tf.data.Dataset.from_tensor_slices(
-        ({"values": values, "mask": mask}, np.full(4, label, np.int64)))
-    return data.batch(4).repeat() if repeat else data.batch(4)
-
-
-def _eval_loss(model, data):
-    _, eval_loss, _ = loss_and_metric(2)
-    (inputs, labels), = list(data)
-    return float(eval_loss(labels, model(inputs, training=False)))
-
-
-@pytest.mark.parametrize("patience", [0, 1])
-def test_early_stopping_keeps_the_best_round_and_patience_0_the_last(
-        tmp_path, patience):
-    # Training teaches label 0, the eval split says 1: every round is worse.
-    config = ModelConfig(units=4, noise="none", conv_filters=0,
-                         label_smoothing=0.0, ema_decay=0.0, train_steps=40,
-                         eval_every=10, learning_rate=0.05,
-                         early_stopping_patience=patience)
-    model = build_model(config, 3, 2)
-    history = train(model, _labelled(0, True), _labelled(1, False), config,
-                    str(tmp_path))
-    losses = history["val_loss"]
-    assert losses == sorted(losses) and losses[0] < losses[-1]
-    if patience:  # stopped at the first worse round, the first one restored
-        assert history["step"] == [10, 20]
-        assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
-            losses[0], rel=1e-5)
-    else:  # every step run, the last weights kept
-        assert history["step"] == [10, 20, 30, 40]
-        assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
-            losses[-1], rel=1e-5)
 
 
 @pytest.mark.parametrize("option, value, message", [

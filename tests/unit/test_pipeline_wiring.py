@@ -1,8 +1,6 @@
 """Pipeline wiring that needs no run: Beam arguments and the Evaluator's
 metrics."""
 
-import os
-
 import numpy as np
 import pytest
 import tf_keras

@@ -11,7 +11,8 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from noisy_rnn.components.sequence_example_gen import SequenceExampleGen, executor
+from noisy_rnn.components.sequence_example_gen import (SequenceExampleGen,
+                                                       executor)
 from noisy_rnn.components.sequence_example_gen.examples import DataError
 from noisy_rnn.schemas.dataset_spec import load_spec
 

@@ -43,8 +43,8 @@ import numpy as np
 from noisy_rnn.pipeline.serving.client.csv_items import read_items
 from noisy_rnn.pipeline.serving.client.requests import request_inputs
 from noisy_rnn.pipeline.serving.client.transports import (PredictionError,
-                                                           default_signature,
-                                                           open_target)
+                                                          default_signature,
+                                                          open_target)
 from noisy_rnn.schemas.dataset_spec import load_spec
 
 

@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 
 from noisy_rnn.pipeline.serving.client.requests import (grpc_request,
-                                                         rest_request_body,
-                                                         signature_key)
+                                                        rest_request_body,
+                                                        signature_key)
 from noisy_rnn.schemas import contracts
 
 # REST answers omit the output's name when a signature has one output; in

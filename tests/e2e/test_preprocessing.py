@@ -8,8 +8,8 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from noisy_rnn.schemas import contracts
 from noisy_rnn.pipeline.trainer.preprocessing import preprocessing_fn
+from noisy_rnn.schemas import contracts
 
 SPEC = {"a": tf.io.VarLenFeature(tf.float32),
         "b": tf.io.VarLenFeature(tf.float32),

@@ -8,10 +8,10 @@ import tf_keras
 from clean_process import probe_saved_model
 
 from noisy_rnn.layers import (NoisyGRU, NoisyLSTM,
-                    TrainableInitialStateAndConstantNoiseGRU,
-                    TrainableInitialStateAndConstantNoiseLSTM,
-                    TrainableInitialStateGRU, TrainableInitialStateLSTM)
-
+                              TrainableInitialStateAndConstantNoiseGRU,
+                              TrainableInitialStateAndConstantNoiseLSTM,
+                              TrainableInitialStateGRU,
+                              TrainableInitialStateLSTM)
 
 
 def build_model():

@@ -1,0 +1,94 @@
+"""Training runs that take seconds each: the trained noise std with and
+without its prior (300 steps, twice), and the Trainer's early stopping over
+eval rounds."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from noisy_rnn.layers import NoisyGRU, StdPriorRegularizer
+from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer.architecture import build_model
+from noisy_rnn.pipeline.trainer.training import loss_and_metric, train
+
+
+def _train_std(regularizer, steps=300):
+    """Trains a NoisyGRU where noise only hurts; returns the std per step."""
+    tf_keras.utils.set_random_seed(0)
+    inputs = tf_keras.Input((10, 2))
+    layer = NoisyGRU(8, noise_std_init=0.5, noise_std_regularizer=regularizer)
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(1)(layer(inputs)))
+    x = tf.random.normal((64, 10, 2))
+    y = tf.reduce_sum(x[:, :, :1], axis=1)
+    optimizer = tf_keras.optimizers.Adam(0.02)
+
+    @tf.function
+    def train_step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            loss += tf.add_n(model.losses) if model.losses else 0.0
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    history = []
+    for _ in range(steps):
+        train_step()
+        history.append(float(layer.carried_state_noise.std()))
+    return history
+
+
+def test_trained_std_shrinks_without_a_prior_and_settles_with_one():
+    free = _train_std(None)
+    held = _train_std(StdPriorRegularizer(prior_std=0.5, strength=5.0))
+    assert free[-1] < 0.2 * free[0]  # the task loss alone drives it down
+    assert free[-1] < 0.9 * free[len(free) // 2]  # ... and keeps doing so
+    assert 0.2 < held[-1] < 0.5  # positive, below the prior: a balance
+    tail = held[-50:]
+    assert max(tail) - min(tail) < 0.05  # it has settled there
+    assert held[-1] > 2 * free[-1]
+
+
+def _batch(lengths, time, channels=3, seed=0):
+    rng = np.random.default_rng(seed)
+    values = np.zeros((len(lengths), time, channels), np.float32)
+    for row, length in enumerate(lengths):
+        values[row, :length] = rng.normal(size=(length, channels))
+    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
+    return values, mask
+
+
+def _labelled(label, repeat):
+    values, mask = _batch([5, 3, 4, 2], time=5, seed=1)
+    data = tf.data.Dataset.from_tensor_slices(
+        ({"values": values, "mask": mask}, np.full(4, label, np.int64)))
+    return data.batch(4).repeat() if repeat else data.batch(4)
+
+
+def _eval_loss(model, data):
+    _, eval_loss, _ = loss_and_metric(2)
+    (inputs, labels), = list(data)
+    return float(eval_loss(labels, model(inputs, training=False)))
+
+
+@pytest.mark.parametrize("patience", [0, 1])
+def test_early_stopping_keeps_the_best_round_and_patience_0_the_last(
+        tmp_path, patience):
+    # Training teaches label 0, the eval split says 1: every round is worse.
+    config = ModelConfig(units=4, noise="none", conv_filters=0,
+                         label_smoothing=0.0, ema_decay=0.0, train_steps=40,
+                         eval_every=10, learning_rate=0.05,
+                         early_stopping_patience=patience)
+    model = build_model(config, 3, 2)
+    history = train(model, _labelled(0, True), _labelled(1, False), config,
+                    str(tmp_path))
+    losses = history["val_loss"]
+    assert losses == sorted(losses) and losses[0] < losses[-1]
+    if patience:  # stopped at the first worse round, the first one restored
+        assert history["step"] == [10, 20]
+        assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
+            losses[0], rel=1e-5)
+    else:  # every step run, the last weights kept
+        assert history["step"] == [10, 20, 30, 40]
+        assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
+            losses[-1], rel=1e-5)
