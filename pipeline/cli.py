@@ -5,6 +5,7 @@ Subcommands:
   retrain        retrain on the latest data span if new (cron-safe)
   schedule       retrain every period
   split-spans    split a CSV by time into span-<N>/ folders
+  export-schema  the schema frozen by the first push, next to the spec
   compile-kubeflow  the pipeline as Kubeflow Pipelines v2 / Vertex JSON
   deploy-config  TF Serving models.config, docker command, Kubernetes manifest
   predict        a CSV's sequences -> TF Serving (REST/gRPC) or a SavedModel
@@ -146,6 +147,19 @@ def _cmd_compile_kubeflow(args):
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {path}")
+
+
+def _cmd_export_schema(args):
+    from noisy_rnn.pipeline.config import PipelineConfig
+    from noisy_rnn.pipeline.ops import frozen_schema
+    from noisy_rnn.schemas.dataset_spec import SpecError
+    try:
+        config = PipelineConfig(dataset=args.dataset, output=args.output)
+        path = frozen_schema.export(config, args.dest, args.force)
+    except (SpecError, OSError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"wrote {path}: edit it, and every run of this spec validates "
+          f"against it")
 
 
 def _cmd_split_spans(args):
@@ -295,6 +309,18 @@ def build_parser():
              "(bundled specs and schemas are read there; default: "
              "%(default)s)")
     compile_kubeflow.set_defaults(func=_cmd_compile_kubeflow)
+
+    export_schema = commands.add_parser(
+        "export-schema", help="copy the schema frozen by the first pushed "
+                              "model next to the spec, for curation")
+    _add_dataset_option(export_schema)
+    export_schema.add_argument("--output", required=True,
+                               help="the runs' output folder")
+    export_schema.add_argument("--dest", default=None,
+                               help="default: schema.pbtxt next to the spec")
+    export_schema.add_argument("--force", action="store_true",
+                               help="overwrite an existing file")
+    export_schema.set_defaults(func=_cmd_export_schema)
 
     split_spans = commands.add_parser(
         "split-spans", help="split a dataset's CSV by time into "

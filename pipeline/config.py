@@ -4,6 +4,7 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
+from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import load_spec
 
 # Mirrors layers.noise (not imported: it loads TensorFlow, and the CLI builds
@@ -142,6 +143,24 @@ class PipelineConfig:
     @property
     def metadata_path(self):
         return os.path.join(self.output, "metadata.sqlite")
+
+    @property
+    def frozen_schema_path(self):
+        """Where the schema of the first pushed model's run is kept when the
+        spec has no curated schema: every later run validates against it."""
+        return os.path.join(self.output, contracts.FROZEN_SCHEMA_DIR,
+                            contracts.SCHEMA_FILE)
+
+    @property
+    def schema_file(self):
+        """The schema this run imports: the spec's curated one, else the
+        frozen one (once a model was pushed), else None (SchemaGen infers
+        one from the data)."""
+        if self.spec.schema:
+            return self.spec.schema
+        if os.path.isfile(self.frozen_schema_path):
+            return self.frozen_schema_path
+        return None
 
     @property
     def serving_dir(self):

@@ -1,12 +1,14 @@
 """`create_pipeline`: wires the components, and nothing else.
 
 SequenceExampleGen -> StatisticsGen -> (ImportSchemaGen | SchemaGen) ->
-ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator
-(baseline: the latest pushed model) -> ServingValidator -> Pusher; with
-``warm_start``, the Trainer starts from the latest pushed model.
+ExampleValidator -> AnomaliesGate, DriftGate (against the served model's
+training statistics) -> Transform -> Trainer -> Evaluator (baseline: the
+latest pushed model) -> ServingValidator -> Pusher; with ``warm_start``, the
+Trainer starts from the latest pushed model.
 """
 
 import dataclasses
+import json
 import os
 
 import tensorflow_model_analysis as tfma
@@ -27,7 +29,9 @@ from tfx.types import Channel, standard_artifacts
 
 from noisy_rnn.components.anomalies_gate import AnomaliesGate
 from noisy_rnn.components.baseline_resolver import (
-    LatestPushedBaselineStrategy, LatestPushedModelStrategy)
+    LatestPushedBaselineStrategy, LatestPushedModelStrategy,
+    LatestPushedStatisticsStrategy)
+from noisy_rnn.components.drift_gate import DriftGate
 from noisy_rnn.components.sequence_example_gen import SequenceExampleGen
 from noisy_rnn.components.serving_validator import ServingValidator
 from noisy_rnn.pipeline.config import PipelineConfig
@@ -184,8 +188,8 @@ def create_pipeline(config: PipelineConfig,
         example_gen = SequenceExampleGen(dataset=spec)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"])
-    if spec.schema:
-        schema_gen = ImportSchemaGen(schema_file=spec.schema)
+    if config.schema_file:  # curated, or frozen by the first push
+        schema_gen = ImportSchemaGen(schema_file=config.schema_file)
     else:
         schema_gen = SchemaGen(
             statistics=statistics_gen.outputs["statistics"],
@@ -209,6 +213,26 @@ def create_pipeline(config: PipelineConfig,
     transform.add_upstream_node(anomalies_gate)
 
     kubeflow = orchestrator == "kubeflow_v2"
+    drift_nodes = []
+    if not kubeflow:  # its resolver strategy is not one Kubeflow compiles
+        served_statistics = Resolver(
+            strategy_class=LatestPushedStatisticsStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+            infra_blessing=Channel(type=standard_artifacts.InfraBlessing),
+            statistics=Channel(type=standard_artifacts.ExampleStatistics),
+            candidate=statistics_gen.outputs["statistics"],
+        ).with_id("served_statistics")
+        drift_gate = DriftGate(
+            statistics=statistics_gen.outputs["statistics"],
+            schema=schema_gen.outputs["schema"],
+            baseline_statistics=served_statistics.outputs["statistics"],
+            features=json.dumps(spec.features + [spec.label_feature]),
+            thresholds=json.dumps(spec.drift_thresholds, sort_keys=True))
+        # Schema anomalies (more specific) are reported first.
+        drift_gate.add_upstream_node(anomalies_gate)
+        transform.add_upstream_node(drift_gate)
+        drift_nodes = [served_statistics, drift_gate]
     warm_start = (_pushed_model_resolver("latest_pushed_model", kubeflow)
                   if config.warm_start else None)
 
@@ -255,7 +279,8 @@ def create_pipeline(config: PipelineConfig,
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
-                    example_validator, anomalies_gate, transform] +
+                    example_validator, anomalies_gate] + drift_nodes +
+        [transform] +
         ([warm_start] if warm_start else []) +
         [trainer, baseline, evaluator, serving_validator, pusher],
         enable_cache=config.enable_cache,

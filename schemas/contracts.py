@@ -59,3 +59,11 @@ PUSHED = "pushed"                        # PushedModel: 0|1
 PUSHED_DESTINATION = "pushed_destination"
 SPAN = "span"                            # Examples: the span read
 SKIPPED_WINDOWS = "skipped_windows"      # Examples: windows with gaps
+
+# --- Drift gate --------------------------------------------------------------
+DRIFT_REPORT_FILE = "drift.json"          # in the DriftGate's report artifact
+DRIFT_EXCEEDED = "drift_exceeded"         # report: drifted comparisons
+# In <output>/: the schema every run validates against once a model is
+# pushed, when the spec has no curated schema (frozen from the first push).
+FROZEN_SCHEMA_DIR = "frozen_schema"
+SCHEMA_FILE = "schema.pbtxt"

@@ -26,6 +26,11 @@ examples. Keys:
                    from it (serving adds the last value back). For trending
                    series, whose future lies outside the training range.
                    Default ``false``.
+``drift_thresholds`` ``{feature or label: number >= 0}``: the DriftGate's
+                   threshold for that feature instead of its default
+                   (Jensen-Shannon divergence 0.2 for numeric features,
+                   L-infinity distance 0.3 for a class label); see
+                   ``noisy_rnn.components.drift_gate.drift``.
 
 `load_spec` validates all of it and raises `SpecError` naming the file, the
 line and the key at fault.
@@ -34,7 +39,7 @@ line and the key at fault.
 import csv
 import dataclasses
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import yaml
 
@@ -44,7 +49,7 @@ SPLIT_VALUES = ("train", "eval")
 REQUIRED_KEYS = ("name", "csv", "mode", "sequence_id", "step", "features",
                  "label", "task", "split")
 WINDOW_KEYS = ("window", "horizon", "stride")
-OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change")
+OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change", "drift_thresholds")
 
 
 class SpecError(ValueError):
@@ -70,6 +75,10 @@ class DatasetSpec:
     stride: int = 1
     schema: Optional[str] = None
     forecast_change: bool = False
+    # Per feature (or label), the DriftGate's threshold instead of its
+    # default for the feature's measure.
+    drift_thresholds: Dict[str, float] = dataclasses.field(
+        default_factory=dict)
     path: str = ""
 
     def to_dict(self):
@@ -96,11 +105,18 @@ class DatasetSpec:
 
 
 def _key_lines(text):
-    """Maps each top-level key of a YAML mapping to its 1-based line."""
+    """Maps each top-level key of a YAML mapping to its 1-based line, and
+    each key of a nested mapping to its line as ``parent.key``."""
     node = yaml.compose(text)
     if not isinstance(node, yaml.MappingNode):
         return {}
-    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
+    lines = {}
+    for key, value in node.value:
+        lines[key.value] = key.start_mark.line + 1
+        if isinstance(value, yaml.MappingNode):
+            for inner, _ in value.value:
+                lines[f"{key.value}.{inner.value}"] = inner.start_mark.line + 1
+    return lines
 
 
 # Bundled datasets: ``<name>/dataset.yaml`` beside this module (package
@@ -237,6 +253,8 @@ def load_spec(path, check_csv=True):
         fail("forecast_change", "needs mode 'windows', task 'regression' and "
                                 "the label among the features")
 
+    thresholds = _drift_thresholds(values, features, fail)
+
     spec_dir = os.path.dirname(path)
     schema = values.get("schema")
     if schema is not None:
@@ -254,19 +272,67 @@ def load_spec(path, check_csv=True):
         label=text_value("label"), task=choice("task", TASKS),
         split_column=split_column, eval_fraction=eval_fraction,
         window=window, horizon=horizon, stride=stride, schema=schema,
-        forecast_change=forecast_change, path=path)
+        forecast_change=forecast_change, drift_thresholds=thresholds,
+        path=path)
     if check_csv:
         check_csv_header(spec, lines)
     return spec
 
 
-def read_csv_header(csv_path):
-    """The CSV's column names; SpecError if the file is missing or empty."""
+def _drift_thresholds(values, features, fail):
+    """The spec's ``drift_thresholds``: ``{feature or label: number >= 0}``
+    (a forecast channel's target is ``<label>_target``, see
+    `DatasetSpec.label_feature`)."""
+    given = values.get("drift_thresholds", {})
+    if not isinstance(given, dict):
+        fail("drift_thresholds", f"must be a mapping of feature: threshold, "
+                                 f"got {given!r}")
+    label = values["label"]
+    label_feature = f"{label}_target" if label in features else label
+    known = list(features) + [label_feature]
+    thresholds = {}
+    for name, threshold in given.items():
+        key = f"drift_thresholds.{name}"
+        if name not in known:
+            fail(key, f"unknown feature (known: {', '.join(known)})")
+        if isinstance(threshold, bool) or \
+                not isinstance(threshold, (int, float)) or \
+                not threshold >= 0 or threshold == float("inf"):
+            fail(key, f"must be a number >= 0, got {threshold!r}")
+        thresholds[name] = float(threshold)
+    return thresholds
+
+
+def decode_csv(csv_path, raw: bytes, error_class=None):
+    """The text lines of a CSV's bytes, which must be UTF-8; otherwise
+    ``error_class`` (default `SpecError`) naming the file, the line and the
+    offending byte."""
     try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), None)
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise (error_class or SpecError)(
+            f"{csv_path}: line {line}: not valid UTF-8 (byte "
+            f"0x{raw[error.start]:02x} at character {column}); save the file "
+            f"as UTF-8 text") from None
+
+
+def read_csv_lines(csv_path, error_class=None):
+    """The text lines of a local UTF-8 CSV (see `decode_csv`)."""
+    try:
+        with open(csv_path, "rb") as f:
+            raw = f.read()
     except OSError as error:
-        raise SpecError(f"{csv_path}: cannot read CSV: {error}") from None
+        raise (error_class or SpecError)(
+            f"{csv_path}: cannot read CSV: {error}") from None
+    return decode_csv(csv_path, raw, error_class)
+
+
+def read_csv_header(csv_path):
+    """The CSV's column names; SpecError if the file is missing, empty or
+    not UTF-8."""
+    header = next(csv.reader(read_csv_lines(csv_path)[:1]), None)
     if not header:
         raise SpecError(f"{csv_path}: line 1: empty CSV (no header row)")
     return [column.strip() for column in header]

@@ -3,6 +3,8 @@ start: the latest model that was pushed (blessed by both the Evaluator and
 the ServingValidator)."""
 
 from noisy_rnn.components.baseline_resolver.strategy import (
-    LatestPushedBaselineStrategy, LatestPushedModelStrategy)
+    LatestPushedBaselineStrategy, LatestPushedModelStrategy,
+    LatestPushedStatisticsStrategy)
 
-__all__ = ["LatestPushedBaselineStrategy", "LatestPushedModelStrategy"]
+__all__ = ["LatestPushedBaselineStrategy", "LatestPushedModelStrategy",
+           "LatestPushedStatisticsStrategy"]

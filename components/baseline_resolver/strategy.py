@@ -4,6 +4,8 @@ exactly the models the Pusher pushed, i.e. what TF Serving serves.
 
 - `LatestPushedModelStrategy`: for the Trainer's ``base_model`` (warm start),
   resolved before the Trainer runs.
+- `LatestPushedStatisticsStrategy`: for the DriftGate's baseline, the
+  statistics of the data the latest pushed model was trained on.
 - `LatestPushedBaselineStrategy`: for the Evaluator's ``baseline_model``.
   Its ``candidate`` input is the Trainer's model channel (so it resolves
   after the Trainer); the candidate — fresh, or an older model reused from
@@ -14,6 +16,7 @@ exactly the models the Pusher pushed, i.e. what TF Serving serves.
 
 from typing import Dict, List, Optional
 
+from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.dsl.components.common import resolver
 
@@ -68,3 +71,55 @@ class LatestPushedModelStrategy(resolver.ResolverStrategy):
 class LatestPushedBaselineStrategy(LatestPushedModelStrategy):
     """`LatestPushedModelStrategy` for a baseline: give it the Trainer's
     model as ``candidate``, which is never returned."""
+
+
+STATISTICS = "statistics"
+
+
+def _statistics_trained_on(store, model_id) -> set:
+    """Ids of the ExampleStatistics of the examples that trained the model
+    ``model_id``, followed through MLMD lineage: the Model's producing
+    Trainer run -> its ``examples`` input -> the StatisticsGen run that read
+    those examples -> its ``statistics`` output."""
+    def key(event):
+        return event.path.steps[0].key if event.path.steps else ""
+
+    trainer_runs = [e.execution_id for e in store.get_events_by_artifact_ids(
+        [model_id]) if e.type == metadata_store_pb2.Event.OUTPUT]
+    examples = {e.artifact_id for e in store.get_events_by_execution_ids(
+        trainer_runs) if e.type == metadata_store_pb2.Event.INPUT and
+        key(e) == "examples"}
+    readers = [e.execution_id for e in store.get_events_by_artifact_ids(
+        list(examples)) if e.type == metadata_store_pb2.Event.INPUT]
+    return {e.artifact_id for e in store.get_events_by_execution_ids(readers)
+            if e.type == metadata_store_pb2.Event.OUTPUT and
+            key(e) == STATISTICS}
+
+
+class LatestPushedStatisticsStrategy(LatestPushedModelStrategy):
+    """The statistics of the data the latest pushed model was trained on
+    (for the DriftGate's baseline); nothing if no model was pushed, or if
+    they are the ``candidate`` statistics themselves (an identical rerun:
+    comparing data with itself says nothing, and the gate stays cached).
+
+    Input channels: those of `LatestPushedModelStrategy`, ``statistics``
+    (ExampleStatistics) and ``candidate`` (this run's statistics).
+    """
+
+    def resolve_artifacts(
+            self, store, input_dict: Dict[str, List[types.Artifact]]
+    ) -> Optional[Dict[str, List[types.Artifact]]]:
+        pushed = super().resolve_artifacts(
+            store, {k: v for k, v in input_dict.items() if k in KEYS})
+        candidates = {a.id for a in input_dict.get(CANDIDATE, [])}
+        found = []
+        if pushed["model"]:
+            ids = _statistics_trained_on(store, pushed["model"][0].id)
+            found = [a for a in sorted(input_dict[STATISTICS],
+                                       key=lambda a: a.id)
+                     if a.id in ids][-1:]
+        if found and found[0].id in candidates:
+            found = []
+        # Every input key is returned (a missing one drops the result).
+        return {**pushed, STATISTICS: found,
+                CANDIDATE: list(input_dict.get(CANDIDATE, []))}

@@ -26,7 +26,7 @@ from tfx.utils import proto_utils
 from noisy_rnn.components.sequence_example_gen import examples as rules
 from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import (DatasetSpec, SpecError,
-                                            check_csv_header)
+                                            check_csv_header, decode_csv)
 
 REPORT_FILE = "sequence_example_gen_report.json"
 
@@ -51,8 +51,8 @@ def _read_rows(csv_path, spec):
     """The file's rows (any filesystem TensorFlow reads, e.g. gs://), after
     checking its header has the spec's columns: every file of a pattern or
     span is checked, not only the spec's CSV."""
-    with tf.io.gfile.GFile(csv_path, "r") as f:
-        lines = f.read().splitlines()
+    with tf.io.gfile.GFile(csv_path, "rb") as f:
+        lines = decode_csv(csv_path, f.read(), rules.DataError)
     header = next(csv.reader(lines[:1]), None)
     if not header:
         raise rules.DataError(f"{csv_path}: line 1: empty CSV (no header "

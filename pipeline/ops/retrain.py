@@ -9,7 +9,8 @@
    reports whether a model was pushed and why (or why not). The gate is the
    pipeline's: the Evaluator (thresholds, and no worse than the latest pushed
    model on the newest eval data) and the ServingValidator. A failed run
-   (e.g. a corrupted span stopped by ExampleValidator) pushes nothing: the
+   (e.g. a corrupted span stopped by ExampleValidator or the DriftGate)
+   pushes nothing: the
    served version stays. A span stopped by its data (anomalies, CSV errors)
    or by the gate counts as attempted and is not retried until a newer span
    arrives (or ``force``); any other failure raises `RetrainFailed` and
@@ -26,6 +27,7 @@ import time
 from typing import Optional
 
 from noisy_rnn.components.anomalies_gate import AnomaliesFound
+from noisy_rnn.components.drift_gate import DriftFound
 from noisy_rnn.components.sequence_example_gen.examples import DataError
 from noisy_rnn.pipeline.config import PipelineConfig
 from noisy_rnn.pipeline.ops import runner, spans
@@ -148,7 +150,7 @@ def retrain(config: PipelineConfig, force=False, echo=print) -> RetrainResult:
         echo(f"retraining on span {latest} of {config.spans_dir}")
         try:
             summary = runner.run(config, echo=echo)
-        except (AnomaliesFound, DataError) as error:
+        except (AnomaliesFound, DriftFound, DataError) as error:
             # The data is at fault: recorded, not retried until a new span.
             summary = runner.summarize_latest_run(config)
             reason = "not pushed: the pipeline stopped: " + _one_line(error)

@@ -61,6 +61,8 @@ class RunSummary:
     model_id: Optional[int] = None          # the candidate Model artifact
     baseline_model_id: Optional[int] = None  # what the Evaluator compared to
     span: Optional[int] = None              # the data span read
+    schema_uri: Optional[str] = None        # the schema the run used
+    drift: Optional[dict] = None            # the DriftGate's drift.json
 
     def executed(self) -> List[str]:
         """Components that ran (not served from the cache); resolvers, which
@@ -110,6 +112,9 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
         infra = _latest_output(store, by_node, "ServingValidator", "blessing")
         model_run = _latest_output(store, by_node, "Trainer", "model_run")
         model = _latest_output(store, by_node, "Trainer", "model")
+        schema = (_latest_output(store, by_node, "SchemaGen", "schema") or
+                  _latest_output(store, by_node, "ImportSchemaGen", "schema"))
+        drift = _latest_output(store, by_node, "DriftGate", "report")
         examples = _latest_output(store, by_node, "SequenceExampleGen",
                                   "examples")
 
@@ -131,6 +136,12 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     summary = RunSummary(states, seconds, metrics, blessed, pushed_path,
                          resolvers)
     summary.model_id = model.id if model is not None else None
+    summary.schema_uri = schema.uri if schema is not None else None
+    if drift is not None:
+        path = os.path.join(drift.uri, contracts.DRIFT_REPORT_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                summary.drift = json.load(f)
     if examples is not None and contracts.SPAN in examples.custom_properties:
         summary.span = examples.custom_properties[contracts.SPAN].int_value
     if blessing is not None and \
@@ -152,11 +163,23 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     return summary
 
 
+def describe_drift(report):
+    """The DriftGate's report in one line: every distance and threshold."""
+    if not report["compared"]:
+        return f"drift check: skipped: {report['reason']}"
+    return "drift check (vs the served model's training data): " + ", ".join(
+        f"{d['split']} {d['feature']} {d['value']:.3g} "
+        f"({'OVER' if d['exceeded'] else '<='} {d['threshold']:g})"
+        for d in report["drifts"])
+
+
 def print_summary(summary: RunSummary, echo=print):
     echo(f"pipeline finished in {summary.wall_seconds:.1f} s; executed: "
          f"{', '.join(summary.executed()) or 'nothing (all cached)'}")
     for name, value in sorted(summary.metrics.items()):
         echo(f"  {name}: {value:.4f}")
+    if summary.drift:
+        echo(describe_drift(summary.drift))
     if summary.warm_start:
         echo(f"warm start: {summary.warm_start['reason']}")
     echo(f"blessed: {summary.blessed}")

@@ -15,6 +15,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from noisy_rnn.components.serving_validator import \
     executor as serving_validator
 from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.ops import frozen_schema
 from noisy_rnn.pipeline.ops.progress import ProgressMonitor
 from noisy_rnn.pipeline.ops.run_records import (RunSummary, print_summary,
                                                 summarize_latest_run)
@@ -52,4 +53,7 @@ def run(config: PipelineConfig, echo=print) -> RunSummary:
         monitor.stop()
     summary = summarize_latest_run(config)
     summary.wall_seconds = time.perf_counter() - start
+    if frozen_schema.freeze(config, summary):
+        echo(f"schema frozen: {config.frozen_schema_path} (later runs "
+             f"validate against it; `noisy-rnn export-schema` to curate it)")
     return summary

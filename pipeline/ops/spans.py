@@ -11,6 +11,8 @@ import csv
 import os
 import re
 
+from noisy_rnn.schemas.dataset_spec import read_csv_lines
+
 SPAN_DIR = re.compile(r"^span-(\d+)$")
 
 
@@ -39,10 +41,11 @@ def split_into_spans(csv_path, step_column, dest, count, cumulative=True,
     """
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        rows = list(reader)
+    reader = csv.reader(read_csv_lines(csv_path, ValueError))
+    header = next(reader, None)
+    if not header:
+        raise ValueError(f"{csv_path}: line 1: empty CSV (no header row)")
+    rows = list(reader)
     if step_column not in header:
         raise ValueError(f"{csv_path}: line 1: no column {step_column!r}")
     column = header.index(step_column)

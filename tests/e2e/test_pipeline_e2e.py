@@ -22,9 +22,9 @@ from noisy_rnn.components.anomalies_gate import AnomaliesFound
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import runner
 
-COMPONENTS = ["AnomaliesGate", "Evaluator", "ExampleValidator", "Pusher",
-              "SequenceExampleGen", "ServingValidator", "StatisticsGen",
-              "Trainer", "Transform"]
+COMPONENTS = ["AnomaliesGate", "DriftGate", "Evaluator", "ExampleValidator",
+              "Pusher", "SequenceExampleGen", "ServingValidator",
+              "StatisticsGen", "Trainer", "Transform"]
 
 
 def eval_examples_file(output):

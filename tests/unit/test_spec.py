@@ -1,6 +1,7 @@
 """Dataset spec loading: the shipped specs load, and every mistake is named
 by file, line and key."""
 
+import re
 import textwrap
 
 import pytest
@@ -110,3 +111,48 @@ def test_forecast_change_is_validated_by_line_and_key(tmp_path, extra,
     with pytest.raises(SpecError, match=r"line 10: key 'forecast_change': "
                                         + message):
         load_spec(tmp_path / "dataset.yaml")
+
+
+def test_drift_thresholds_per_feature_and_label(tmp_path):
+    path = write(tmp_path, GOOD + "drift_thresholds:\n  a: 0.3\n  y: 0\n")
+    assert load_spec(path).drift_thresholds == {"a": 0.3, "y": 0.0}
+
+
+@pytest.mark.parametrize("thresholds, message", [
+    ("  a: -0.1\n", r"line 11: key 'drift_thresholds.a': must be a number "
+                    r">= 0, got -0.1"),
+    ("  b: high\n", r"line 11: key 'drift_thresholds.b': must be a number "
+                    r">= 0, got 'high'"),
+    ("  a: 0.1\n  temperature: 0.2\n",
+     r"line 12: key 'drift_thresholds.temperature': unknown feature "
+     r"\(known: a, b, y\)"),
+    ("  b: .inf\n", r"line 11: key 'drift_thresholds.b': must be a number"),
+])
+def test_bad_drift_threshold_is_named_by_file_line_and_key(
+        tmp_path, thresholds, message):
+    path = write(tmp_path, GOOD + "drift_thresholds:\n" + thresholds)
+    with pytest.raises(SpecError, match=rf"{path}: {message}"):
+        load_spec(path)
+
+
+def test_drift_thresholds_must_be_a_mapping(tmp_path):
+    path = write(tmp_path, GOOD + "drift_thresholds: 0.2\n")
+    with pytest.raises(SpecError, match=r"line 10: key 'drift_thresholds': "
+                                        r"must be a mapping"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("raw, where", [
+    (b"id,t,a,b,y,split\n1,0,0.1,0.2,x\x80,train\n", "line 2: not valid "
+     "UTF-8 (byte 0x80 at character 14)"),
+    ("id,t,a,b,y,split\n1,0,0.1,0.2,é,train\n".encode("latin-1"),
+     "line 2: not valid UTF-8 (byte 0xe9 at character 13)"),
+    (b"\xff\xfeid,t", "line 1: not valid UTF-8 (byte 0xff at character 1)"),
+])
+def test_a_csv_that_is_not_utf8_is_named_by_file_and_line(
+        tmp_path, raw, where):
+    path = write(tmp_path, GOOD)
+    (tmp_path / "toy.csv").write_bytes(raw)
+    with pytest.raises(SpecError, match=re.escape(
+            f"{tmp_path / 'toy.csv'}: {where}; save the file as UTF-8 text")):
+        load_spec(path)

@@ -6,7 +6,7 @@ import collections
 import dataclasses
 import os
 
-from noisy_rnn.schemas.dataset_spec import read_csv_header
+from noisy_rnn.schemas.dataset_spec import read_csv_header, read_csv_lines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +43,14 @@ def _check_header(spec, csv_path, error_class):
 def _group_rows(spec, csv_path, rules):
     """``{key: [(line, row), ...]}`` in the order keys first appear."""
     groups = collections.OrderedDict()
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        for line, row in rules.parse_rows(csv_path, f):
-            key = row[spec.sequence_id]
-            if not key:
-                raise rules.DataError(
-                    f"{csv_path}: line {line}, column '{spec.sequence_id}': "
-                    f"missing sequence id")
-            groups.setdefault(key, []).append((line, row))
+    lines = read_csv_lines(csv_path, rules.DataError)
+    for line, row in rules.parse_rows(csv_path, lines):
+        key = row[spec.sequence_id]
+        if not key:
+            raise rules.DataError(
+                f"{csv_path}: line {line}, column '{spec.sequence_id}': "
+                f"missing sequence id")
+        groups.setdefault(key, []).append((line, row))
     if not groups:
         raise rules.DataError(f"{csv_path}: no data rows after the header")
     return groups

@@ -1,0 +1,213 @@
+"""Retraining never ships a model trained on broken data, even for a spec
+without a curated schema: the DriftGate compares each new span with the
+data the served model was trained on, and the schema is frozen by the first
+push. Generated sequences (classification) and a copy of CO2 without its
+schema; for each broken span nothing is pushed, the served version stays,
+and the reason is printed and recorded; a natural next span passes."""
+
+import csv
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import statistics
+
+import pytest
+
+from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.ops import retrain, spans
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SHORT = dict(units=16, train_steps=60, eval_every=30, conv_filters=8,
+             ema_decay=0.9)
+
+
+def _synthetic():
+    spec = importlib.util.spec_from_file_location(
+        "synthetic", REPO / "data" / "synthetic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def write_rows(path, rows):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+
+
+def scaled(rows, column, factor):
+    header, body = rows[0], rows[1:]
+    at = header.index(column)
+    return [header] + [row[:at] + [str(float(row[at]) * factor)
+                                   if row[at] else ""] + row[at + 1:]
+                       for row in body]
+
+
+def shifted(rows, column, stds):
+    header, body = rows[0], rows[1:]
+    at = header.index(column)
+    values = [float(row[at]) for row in body if row[at]]
+    shift = stds * statistics.pstdev(values)
+    return [header] + [row[:at] + [str(float(row[at]) + shift)
+                                   if row[at] else ""] + row[at + 1:]
+                       for row in body]
+
+
+def swapped(rows, first, second):
+    header = rows[0]
+    i, j = header.index(first), header.index(second)
+    out = [header]
+    for row in rows[1:]:
+        row = list(row)
+        row[i], row[j] = row[j], row[i]
+        out.append(row)
+    return out
+
+
+def collapsed(rows, column):
+    header = rows[0]
+    at = header.index(column)
+    value = rows[1][at]
+    return [header] + [row[:at] + [value] + row[at + 1:] for row in rows[1:]]
+
+
+class History:
+    """A spans folder and an output folder, retrained span by span."""
+
+    def __init__(self, tmp, dataset, csv_name, **options):
+        self.tmp, self.csv_name = tmp, csv_name
+        self.config = PipelineConfig(
+            dataset=dataset, output=str(tmp / "out"),
+            spans_dir=str(tmp / "in"), model=ModelConfig(**SHORT), **options)
+        self.span = 0
+
+    def served(self):
+        folder = self.config.serving_dir
+        return sorted(os.listdir(folder), key=int) if os.path.isdir(
+            folder) else []
+
+    def arrive(self, rows):
+        """A new span with ``rows`` arrives and is retrained; a broken span
+        is withdrawn afterwards (its number stays used)."""
+        self.span += 1
+        folder = self.tmp / "in" / f"span-{self.span}"
+        write_rows(folder / self.csv_name, rows)
+        return retrain.retrain(self.config, echo=lambda _: None)
+
+    def withdraw(self):
+        shutil.rmtree(self.tmp / "in" / f"span-{self.span}")
+
+
+def assert_refused_for_drift(history, result, served, *features):
+    assert result.ran and not result.pushed
+    assert history.served() == served and result.served_version == served[-1]
+    assert result.reason.startswith("not pushed: the pipeline stopped: "
+                                    "DriftFound: ")
+    for feature in features:
+        assert f"feature '{feature}': " in result.reason
+    assert "against the served model's training data (threshold" in \
+        result.reason
+    state = json.loads((pathlib.Path(history.config.output) /
+                        retrain.STATE_FILE).read_text())
+    assert state["outcome"] == result.reason and state["pushed"] is None
+
+
+@pytest.fixture(scope="module")
+def sines(tmp_path_factory):
+    """Generated sequences: span 1 (first 150 sequences) pushed; the
+    natural next export holds the first 210."""
+    tmp = tmp_path_factory.mktemp("drift_sines")
+    synthetic = _synthetic()
+    spec = synthetic.write_dataset(tmp / "spec", count=210)
+    synthetic.write_spans(tmp / "exports", [150, 210])
+    history = History(tmp, spec, "sines.csv")
+    first = history.arrive(read_rows(tmp / "exports" / "span-1" /
+                                     "sines.csv"))
+    assert first.pushed, first.reason
+    return history, read_rows(tmp / "exports" / "span-2" / "sines.csv")
+
+
+def test_first_push_freezes_the_inferred_schema_and_skips_drift(sines):
+    history, _ = sines
+    assert os.path.isfile(history.config.frozen_schema_path)
+    assert history.config.schema_file == history.config.frozen_schema_path
+    summary = retrain.runner.summarize_latest_run(history.config)
+    assert summary.drift["compared"] is False
+    assert "no served model yet" in summary.drift["reason"]
+
+
+@pytest.mark.parametrize("corrupt, features", [
+    (lambda rows: scaled(rows, "a", 1000), ["a"]),
+    (lambda rows: shifted(rows, "a", 3), ["a"]),
+    (lambda rows: swapped(rows, "a", "b"), ["a", "b"]),
+    (lambda rows: collapsed(rows, "kind"), ["kind"]),
+], ids=["a x1000", "a +3 std", "a and b swapped", "one class"])
+def test_broken_span_is_refused_and_the_served_model_stays(
+        sines, corrupt, features):
+    history, natural = sines
+    served = history.served()
+    result = history.arrive(corrupt(natural))
+    history.withdraw()
+    assert_refused_for_drift(history, result, served, *features)
+
+
+def test_natural_next_span_is_pushed(sines):
+    history, natural = sines
+    served = history.served()
+    result = history.arrive(natural)
+    assert result.pushed, result.reason
+    assert len(history.served()) == len(served) + 1
+    drift = result.summary.drift
+    assert drift["compared"] is True
+    assert drift["drifts"] and not any(d["exceeded"] for d in drift["drifts"])
+    assert {d["feature"] for d in drift["drifts"]} == {"a", "b", "kind"}
+
+
+@pytest.fixture(scope="module")
+def co2(tmp_path_factory):
+    """CO2 without its curated schema: span 1 of 3 cumulative exports
+    pushed; the natural next one is span 2."""
+    tmp = tmp_path_factory.mktemp("drift_co2")
+    shutil.copy(REPO / "schemas" / "co2" / "dataset.yaml", tmp / "spec.yaml")
+    text = (tmp / "spec.yaml").read_text().replace(
+        "csv: ../../data/co2/co2.csv", f"csv: {REPO}/data/co2/co2.csv")
+    (tmp / "spec.yaml").write_text(text)
+    spans.split_into_spans(str(REPO / "data" / "co2" / "co2.csv"), "week",
+                           tmp / "exports", 3)
+    history = History(tmp, str(tmp / "spec.yaml"), "co2.csv")
+    assert history.config.spec.schema is None
+    first = history.arrive(read_rows(tmp / "exports" / "span-1" /
+                                     "co2.csv"))
+    assert first.pushed, first.reason
+    return history, read_rows(tmp / "exports" / "span-2" / "co2.csv")
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda rows: scaled(rows, "co2", 1000),
+    lambda rows: shifted(rows, "co2", 3),
+], ids=["x1000", "+3 std"])
+def test_broken_co2_span_is_refused(co2, corrupt):
+    history, natural = co2
+    served = history.served()
+    result = history.arrive(corrupt(natural))
+    history.withdraw()
+    assert_refused_for_drift(history, result, served, "co2")
+
+
+def test_natural_next_co2_span_passes_the_drift_gate(co2):
+    history, natural = co2
+    result = history.arrive(natural)
+    drift = result.summary.drift
+    assert drift["compared"] is True
+    assert not any(d["exceeded"] for d in drift["drifts"]), drift
+    # From there the Evaluator decides, as for any span.
+    gate = (result.summary.blessed is True and
+            result.summary.serving_blessed is True)
+    assert result.pushed == gate, result.reason
