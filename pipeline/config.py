@@ -13,10 +13,10 @@ CELLS = ("gru", "lstm")
 NOISE_CHOICES = ("none", "additive", "multiplicative")
 INITIAL_STATES = ("zeros", "trainable")
 
-# Where `pip install` puts this package in a python:3.10 based image (for
-# compiled pipelines; print it in the image with: python -c "import
-# noisy_rnn; print(list(noisy_rnn.__path__)[0])").
-PACKAGE_IN_IMAGE = "/usr/local/lib/python3.10/site-packages/noisy_rnn"
+# Where `pip install` puts this package in gcr.io/tfx-oss-public/tfx:1.16.0
+# (conda Python 3.10), for compiled pipelines; print it in your image with:
+# python -c "import noisy_rnn; print(list(noisy_rnn.__path__)[0])".
+PACKAGE_IN_IMAGE = "/opt/conda/lib/python3.10/site-packages/noisy_rnn"
 
 # Beam's own defaults (DirectRunner, in memory, one worker). Kept empty:
 # with no Beam arguments at all TFX does not package itself for workers.

@@ -35,22 +35,34 @@ _PACKAGE_ROOT = os.path.dirname(BUNDLED_DIR)
 def in_image(config: PipelineConfig, package_in_image=PACKAGE_IN_IMAGE):
     """A copy of ``config`` whose dataset paths (spec, CSV, schema) point
     into the image's installed package instead of this machine's.
-    ValueError for a local path outside the bundled datasets (the image
-    would not have it); URIs (gs://...) are kept as they are."""
-    def moved(path):
+
+    URIs (gs://...) are kept. A local path outside the bundled datasets is a
+    ValueError (the image would not have it), except the spec and CSV when
+    the data comes from ``spans_dir`` on shared storage (then they only
+    name the columns and appear in messages); a curated schema must be
+    bundled or on shared storage too.
+    """
+    data_elsewhere = bool(config.spans_dir and "://" in config.spans_dir)
+
+    def moved(path, key, optional=False):
         if path is None or "://" in path:
             return path
         relative = os.path.relpath(path, _PACKAGE_ROOT)
-        if relative.split(os.sep)[0] not in _BUNDLED_FOLDERS:
-            raise ValueError(
-                f"{path} is not a bundled dataset file, so the image would "
-                f"not have it: use a bundled dataset (--dataset co2), or "
-                f"keep the data on shared storage (--spans-dir gs://...)")
-        return os.path.join(package_in_image, relative)
+        if relative.split(os.sep)[0] in _BUNDLED_FOLDERS:
+            return os.path.join(package_in_image, relative)
+        if optional:
+            return path
+        raise ValueError(
+            f"{key} {path} is not a bundled dataset file, so the image "
+            f"would not have it: use a bundled dataset (--dataset co2), put "
+            f"it on shared storage (gs://...), or read the data from "
+            f"--spans-dir gs://...")
 
     spec = config.spec
-    spec = dataclasses.replace(spec, path=moved(spec.path),
-                               schema=moved(spec.schema), csv=moved(spec.csv))
+    spec = dataclasses.replace(
+        spec, path=moved(spec.path, "spec", optional=data_elsewhere),
+        csv=moved(spec.csv, "CSV", optional=data_elsewhere),
+        schema=moved(spec.schema, "schema"))
     config = copy.copy(config)
     config.spec = spec
     return config

@@ -46,8 +46,8 @@ PREPROCESSING_FN = "noisy_rnn.pipeline.trainer.preprocessing.preprocessing_fn"
 # dependency_utils.make_beam_dependency_flags lists them).
 _DEPENDENCY_FLAGS = ("extra_packages", "setup_file", "requirements_file",
                      "worker_harness_container_image", "sdk_container_image")
-_DIRECT_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner",
-                   "SwitchingDirectRunner")
+# Beam accepts these case-insensitively, with or without "Runner".
+_DIRECT_RUNNERS = ("direct", "bundlebaseddirect", "switchingdirect")
 
 
 def worker_package_flag(path, must_exist=True):
@@ -86,7 +86,9 @@ def beam_args(config: PipelineConfig, must_exist=True):
         return args + [worker_package_flag(config.worker_package,
                                            must_exist)]
     runner = (options.get("runner") or "DirectRunner").split(".")[-1]
-    if runner not in _DIRECT_RUNNERS and \
+    short = runner.lower()
+    short = short[:-len("runner")] if short.endswith("runner") else short
+    if short not in _DIRECT_RUNNERS and \
             not any(options.get(flag) for flag in _DEPENDENCY_FLAGS):
         raise ValueError(
             f"the {runner}'s workers need this project's code: pass "

@@ -58,11 +58,13 @@ HAS_MODEL = "has_model"                  # InfraBlessing carries its model
 PUSHED = "pushed"                        # PushedModel: 0|1
 PUSHED_DESTINATION = "pushed_destination"
 SPAN = "span"                            # Examples: the span read
+# Example features besides the channels and the label (SequenceExampleGen).
+SEQUENCE_ID_FEATURE = "sequence_id"      # bytes: the sequence / series id
+TARGET_STEP_FEATURE = "target_step"      # windows mode: step of the target
 SKIPPED_WINDOWS = "skipped_windows"      # Examples: windows with gaps
 
 # --- Drift gate --------------------------------------------------------------
 DRIFT_REPORT_FILE = "drift.json"          # in the DriftGate's report artifact
-DRIFT_EXCEEDED = "drift_exceeded"         # report: drifted comparisons
 # In <output>/: the schema every run validates against once a model is
 # pushed, when the spec has no curated schema (frozen from the first push).
 FROZEN_SCHEMA_DIR = "frozen_schema"

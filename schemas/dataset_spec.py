@@ -38,6 +38,7 @@ line and the key at fault.
 
 import csv
 import dataclasses
+import io
 import os
 from typing import Dict, List, Optional
 
@@ -82,8 +83,13 @@ class DatasetSpec:
     path: str = ""
 
     def to_dict(self):
-        """JSON-able form, for component exec properties."""
-        return dataclasses.asdict(self)
+        """JSON-able form, for component exec properties. Without
+        ``drift_thresholds``: only the DriftGate reads them (as its own
+        parameter), so changing one does not invalidate the cache of
+        SequenceExampleGen or the Trainer."""
+        values = dataclasses.asdict(self)
+        del values["drift_thresholds"]
+        return values
 
     @classmethod
     def from_dict(cls, values):
@@ -304,25 +310,30 @@ def _drift_thresholds(values, features, fail):
 
 
 def decode_csv(csv_path, raw: bytes, error_class=None):
-    """The text lines of a CSV's bytes, which must be UTF-8; otherwise
-    ``error_class`` (default `SpecError`) naming the file, the line and the
-    offending byte."""
+    """The lines of a CSV's bytes, for `csv.reader` (line ends kept, so a
+    quoted field may span lines, as with ``open(newline="")``). UTF-8, a
+    leading byte-order mark dropped; otherwise ``error_class`` (default
+    `SpecError`) naming the file, the line and the offending byte."""
     try:
-        return raw.decode("utf-8").splitlines()
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        start = raw.rfind(b"\n", 0, error.start) + 1
         line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        character = len(raw[start:error.start].decode(
+            "utf-8-sig", errors="replace")) + 1
         raise (error_class or SpecError)(
             f"{csv_path}: line {line}: not valid UTF-8 (byte "
-            f"0x{raw[error.start]:02x} at character {column}); save the file "
-            f"as UTF-8 text") from None
+            f"0x{raw[error.start]:02x} at character {character}); save the "
+            f"file as UTF-8 text") from None
+    return io.StringIO(text, newline="").readlines()
 
 
-def read_csv_lines(csv_path, error_class=None):
-    """The text lines of a local UTF-8 CSV (see `decode_csv`)."""
+def read_csv_lines(csv_path, error_class=None, first_only=False):
+    """The lines of a local UTF-8 CSV (see `decode_csv`); with
+    ``first_only``, only its first line is read."""
     try:
         with open(csv_path, "rb") as f:
-            raw = f.read()
+            raw = f.readline() if first_only else f.read()
     except OSError as error:
         raise (error_class or SpecError)(
             f"{csv_path}: cannot read CSV: {error}") from None
@@ -331,8 +342,9 @@ def read_csv_lines(csv_path, error_class=None):
 
 def read_csv_header(csv_path):
     """The CSV's column names; SpecError if the file is missing, empty or
-    not UTF-8."""
-    header = next(csv.reader(read_csv_lines(csv_path)[:1]), None)
+    its first line is not UTF-8."""
+    header = next(csv.reader(read_csv_lines(csv_path, first_only=True)),
+                  None)
     if not header:
         raise SpecError(f"{csv_path}: line 1: empty CSV (no header row)")
     return [column.strip() for column in header]

@@ -66,7 +66,8 @@ def DriftGate(statistics: InputArtifact[ExampleStatistics],
       thresholds: JSON ``{feature: threshold}`` overriding
         `drift.DEFAULT_THRESHOLDS`.
       baseline_statistics: the served model's training statistics; none on
-        the first run (nothing served yet), which is then skipped and says so.
+        the first run (nothing served yet) or when they are this run's own,
+        and the check is then skipped and says so.
 
     Example:
 
@@ -81,8 +82,9 @@ def DriftGate(statistics: InputArtifact[ExampleStatistics],
     names, limits = json.loads(features), json.loads(thresholds)
     result = {"compared": False, "drifts": []}
     if baseline_statistics is None:
-        result["reason"] = ("no served model yet: nothing to compare with, "
-                            "the drift check is skipped")
+        result["reason"] = ("no served model's training data to compare "
+                            "with (nothing served yet, or the served model "
+                            "was trained on this very data): skipped")
     else:
         result.update(compared=True,
                       baseline_statistics=baseline_statistics.uri)
@@ -100,7 +102,6 @@ def DriftGate(statistics: InputArtifact[ExampleStatistics],
               encoding="utf-8") as f:
         json.dump(result, f, indent=1)
     exceeded = [d for d in result["drifts"] if d["exceeded"]]
-    report.set_int_custom_property(contracts.DRIFT_EXCEEDED, len(exceeded))
     if exceeded:
         lines = [f"{d['split']}: " + drift.FeatureDrift(
             d["feature"], d["measure"], d["value"], d["threshold"]).describe()

@@ -86,6 +86,7 @@ def measure_drift(current, baseline, schema: schema_pb2.Schema,
             continue
         measure = measure_of(feature)
         threshold = thresholds.get(feature.name, DEFAULT_THRESHOLDS[measure])
+        feature.ClearField("drift_comparator")  # ours only, not a curated one
         comparator = feature.drift_comparator
         if measure == JSD:
             comparator.jensen_shannon_divergence.threshold = threshold
@@ -98,7 +99,8 @@ def measure_drift(current, baseline, schema: schema_pb2.Schema,
     for info in anomalies.drift_skew_info:
         name = ".".join(info.path.step)
         for measurement in info.drift_measurements:
-            if measurement.type in _MEASURES:
+            if name in chosen and \
+                    _MEASURES.get(measurement.type) == chosen[name][0]:
                 measured[name] = measurement.value
     return [FeatureDrift(name, measure, measured[name], threshold)
             for name, (measure, threshold) in sorted(chosen.items())

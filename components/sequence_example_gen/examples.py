@@ -10,6 +10,8 @@ import math
 
 import tensorflow as tf
 
+from noisy_rnn.schemas import contracts
+
 SPLITS = ("train", "eval")
 
 
@@ -101,7 +103,7 @@ def _example(spec, sequence_id, values_by_feature, label_feature, extra=None):
     features = {name: tf.train.Feature(float_list=tf.train.FloatList(
         value=values)) for name, values in values_by_feature.items()}
     features[spec.label_feature] = label_feature
-    features["sequence_id"] = tf.train.Feature(bytes_list=tf.train.BytesList(
+    features[contracts.SEQUENCE_ID_FEATURE] = tf.train.Feature(bytes_list=tf.train.BytesList(
         value=[sequence_id.encode()]))
     features.update(extra or {})
     return tf.train.Example(features=tf.train.Features(feature=features))
@@ -167,7 +169,7 @@ def window_examples(spec, sequence_id, ordered):
             skipped += 1
             continue
         split = _split_value(spec, line, row) if spec.split_column else None
-        extra = {"target_step": tf.train.Feature(int64_list=tf.train.Int64List(
+        extra = {contracts.TARGET_STEP_FEATURE: tf.train.Feature(int64_list=tf.train.Int64List(
             value=[steps[target]]))}
         yield split, target, _example(spec, sequence_id, window,
                                       _label_feature(spec, line, row), extra)

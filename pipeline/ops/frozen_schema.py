@@ -11,6 +11,9 @@ to the spec, where it becomes the curated schema (which always wins).
 import os
 import shutil
 
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+
 from noisy_rnn.pipeline.config import PipelineConfig
 from noisy_rnn.schemas import contracts
 
@@ -22,11 +25,31 @@ def freeze(config: PipelineConfig, summary) -> bool:
             os.path.isfile(config.frozen_schema_path) or \
             not summary.schema_uri:
         return False
-    source = os.path.join(summary.schema_uri, contracts.SCHEMA_FILE)
+    schema = io_utils.SchemaReader().read(
+        os.path.join(summary.schema_uri, contracts.SCHEMA_FILE))
+    without_id_domain(schema)
     os.makedirs(os.path.dirname(config.frozen_schema_path), exist_ok=True)
-    shutil.copyfile(source, config.frozen_schema_path + ".tmp")
+    io_utils.write_pbtxt_file(config.frozen_schema_path + ".tmp", schema)
     os.replace(config.frozen_schema_path + ".tmp", config.frozen_schema_path)
     return True
+
+
+def without_id_domain(schema: schema_pb2.Schema):
+    """Drops the value domain SchemaGen infers for the sequence id when the
+    first data had few sequences (up to 100 distinct values): new data
+    brings new ids by nature, which a frozen domain would flag as
+    anomalies on every later run."""
+    for feature in schema.feature:
+        if feature.name == contracts.SEQUENCE_ID_FEATURE and \
+                feature.HasField("domain"):
+            name = feature.domain
+            feature.ClearField("domain")
+            if not any(f.domain == name for f in schema.feature):
+                kept = [d for d in schema.string_domain if d.name != name]
+                del schema.string_domain[:]
+                schema.string_domain.extend(kept)
+        elif feature.name == contracts.SEQUENCE_ID_FEATURE:
+            feature.ClearField("string_domain")
 
 
 def export(config: PipelineConfig, dest=None, force=False) -> str:

@@ -12,6 +12,8 @@ import os
 import pathlib
 import shutil
 import statistics
+import subprocess
+import sys
 
 import pytest
 
@@ -19,6 +21,7 @@ from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import retrain, spans
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+NOISY_RNN = os.path.join(os.path.dirname(sys.executable), "noisy-rnn")
 SHORT = dict(units=16, train_steps=60, eval_every=30, conv_filters=8,
              ema_decay=0.9)
 
@@ -121,12 +124,14 @@ def assert_refused_for_drift(history, result, served, *features):
 
 @pytest.fixture(scope="module")
 def sines(tmp_path_factory):
-    """Generated sequences: span 1 (first 150 sequences) pushed; the
-    natural next export holds the first 210."""
+    """Generated sequences: span 1 (first 90 sequences) pushed; the
+    natural next export holds the first 150 (new sequence ids: SchemaGen
+    gives up to 100 distinct ids a value domain, which the frozen schema
+    must not keep)."""
     tmp = tmp_path_factory.mktemp("drift_sines")
     synthetic = _synthetic()
-    spec = synthetic.write_dataset(tmp / "spec", count=210)
-    synthetic.write_spans(tmp / "exports", [150, 210])
+    spec = synthetic.write_dataset(tmp / "spec", count=150)
+    synthetic.write_spans(tmp / "exports", [90, 150])
     history = History(tmp, spec, "sines.csv")
     first = history.arrive(read_rows(tmp / "exports" / "span-1" /
                                      "sines.csv"))
@@ -138,6 +143,9 @@ def test_first_push_freezes_the_inferred_schema_and_skips_drift(sines):
     history, _ = sines
     assert os.path.isfile(history.config.frozen_schema_path)
     assert history.config.schema_file == history.config.frozen_schema_path
+    frozen = pathlib.Path(history.config.frozen_schema_path).read_text()
+    assert 'name: "kind"' in frozen and 'value: "slow"' in frozen
+    assert 'value: "s0"' not in frozen  # no domain of sequence ids
     summary = retrain.runner.summarize_latest_run(history.config)
     assert summary.drift["compared"] is False
     assert "no served model yet" in summary.drift["reason"]
@@ -211,3 +219,27 @@ def test_natural_next_co2_span_passes_the_drift_gate(co2):
     gate = (result.summary.blessed is True and
             result.summary.serving_blessed is True)
     assert result.pushed == gate, result.reason
+
+
+def test_cli_retrain_prints_the_drift_reason_and_exits_cleanly(sines):
+    """`noisy-rnn retrain` as cron runs it, on one more broken span: the
+    reason is printed, the served version stays, no traceback."""
+    history, natural = sines
+    served = history.served()
+    history.span += 1
+    write_rows(history.tmp / "in" / f"span-{history.span}" / "sines.csv",
+               scaled(natural, "b", 1000))
+    config = history.config
+    run = subprocess.run(
+        [NOISY_RNN, "retrain", "--dataset", config.spec.path, "--output",
+         config.output, "--spans-dir", config.spans_dir,
+         *[f"--{k.replace('_', '-')}={v}" for k, v in SHORT.items()]],
+        capture_output=True, text=True, timeout=600, check=False)
+    history.withdraw()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (f"span {history.span}: not pushed: the pipeline stopped: "
+            f"DriftFound: ") in run.stdout
+    assert "feature 'b': Jensen-Shannon divergence" in run.stdout
+    assert f"served version: {served[-1]}" in run.stdout
+    assert "Traceback" not in run.stderr
+    assert history.served() == served

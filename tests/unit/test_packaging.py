@@ -111,12 +111,25 @@ def test_compiled_pipelines_read_bundled_files_from_the_image(tmp_path):
     assert moved.spec.schema == "/img/noisy_rnn/schemas/co2/schema.pbtxt"
     assert moved.spec.csv == "/img/noisy_rnn/data/co2/co2.csv"
     own = tmp_path / "dataset.yaml"
-    spec_text = pathlib.Path(load_spec("co2").path).read_text().replace(
-        "../../data/co2/co2.csv", load_spec("co2").csv)
-    own.write_text(spec_text)
-    with pytest.raises(ValueError, match="not a bundled dataset file"):
+    (tmp_path / "co2.csv").write_bytes(
+        pathlib.Path(load_spec("co2").csv).read_bytes())
+    own.write_text(pathlib.Path(load_spec("co2").path).read_text().replace(
+        "../../data/co2/co2.csv", "co2.csv"))
+    with pytest.raises(ValueError, match="spec .* is not a bundled dataset "
+                                         "file"):
         orchestrators.in_image(config_lib.PipelineConfig(
             dataset=str(own), output="gs://b/own"), "/img/noisy_rnn")
+    # Data read from spans on shared storage: the local spec and CSV only
+    # name columns; a curated schema must still reach the image.
+    from_spans = orchestrators.in_image(config_lib.PipelineConfig(
+        dataset=str(own), output="gs://b/own", spans_dir="gs://b/in"),
+        "/img/noisy_rnn")
+    assert from_spans.spec.csv == str(tmp_path / "co2.csv")
+    (tmp_path / "schema.pbtxt").write_text("")
+    with pytest.raises(ValueError, match="schema .* is not a bundled"):
+        orchestrators.in_image(config_lib.PipelineConfig(
+            dataset=str(own), output="gs://b/own", spans_dir="gs://b/in"),
+            "/img/noisy_rnn")
 
 
 @pytest.mark.parametrize("module", ["noise", "cells", "recurrent",

@@ -82,3 +82,11 @@ def test_evaluator_metrics_compute_what_the_stock_ones_do(name):
         metric.update_state(labels[20:], predictions[20:])
     assert float(ours.result()) == pytest.approx(float(stock.result()),
                                                  abs=1e-7)
+
+
+@pytest.mark.parametrize("runner", ["direct", "DirectRunner", "directrunner",
+                                    "BundleBasedDirectRunner"])
+def test_every_spelling_of_the_direct_runner_needs_no_package(tmp_path,
+                                                              runner):
+    given = [f"--runner={runner}"]
+    assert beam_args(_config(tmp_path, *given)) == given

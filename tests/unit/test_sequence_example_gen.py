@@ -176,3 +176,20 @@ def test_every_span_file_is_held_to_the_spec_columns(tmp_path):
                                         r"in the header \(line 1\) of "
                                         r".*span-2/data.csv"):
         executor.Executor().Do({}, {"examples": [examples]}, properties)
+
+
+def test_a_span_file_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
+    """Binary garbage or a legacy encoding in a later span: one DataError
+    naming the file, the line and the byte, not a bare codec error."""
+    rows = [["s", t, t, t, "x", "train" if t < 3 else "eval"]
+            for t in range(5)]
+    spec = make_spec(tmp_path, rows)
+    (tmp_path / "span-2").mkdir()
+    text = "id,t,a,b,y,split\ns,0,0,0,x,train\ns,1,1,1,é,train\n"
+    (tmp_path / "span-2" / "data.csv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(DataError, match=r".*span-2/data.csv: line 3: not "
+                                        r"valid UTF-8 \(byte 0xe9 at "
+                                        r"character 9\); save the file as "
+                                        r"UTF-8 text"):
+        list(executor._read_rows(str(tmp_path / "span-2" / "data.csv"),
+                                 spec))

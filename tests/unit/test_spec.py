@@ -1,12 +1,13 @@
 """Dataset spec loading: the shipped specs load, and every mistake is named
 by file, line and key."""
 
+import csv
 import re
 import textwrap
 
 import pytest
 
-from noisy_rnn.schemas.dataset_spec import SpecError, load_spec
+from noisy_rnn.schemas.dataset_spec import SpecError, decode_csv, load_spec
 
 GOOD = """\
 name: toy
@@ -147,12 +148,26 @@ def test_drift_thresholds_must_be_a_mapping(tmp_path):
      "UTF-8 (byte 0x80 at character 14)"),
     ("id,t,a,b,y,split\n1,0,0.1,0.2,é,train\n".encode("latin-1"),
      "line 2: not valid UTF-8 (byte 0xe9 at character 13)"),
+    ("id,t,a,b,y,split\n1,0,0.1,0.2,ü".encode("utf-8") + b"\x80\n",
+     "line 2: not valid UTF-8 (byte 0x80 at character 14)"),
     (b"\xff\xfeid,t", "line 1: not valid UTF-8 (byte 0xff at character 1)"),
 ])
-def test_a_csv_that_is_not_utf8_is_named_by_file_and_line(
-        tmp_path, raw, where):
-    path = write(tmp_path, GOOD)
-    (tmp_path / "toy.csv").write_bytes(raw)
+def test_a_csv_that_is_not_utf8_is_named_by_file_and_line(raw, where):
     with pytest.raises(SpecError, match=re.escape(
-            f"{tmp_path / 'toy.csv'}: {where}; save the file as UTF-8 text")):
+            f"data.csv: {where}; save the file as UTF-8 text")):
+        decode_csv("data.csv", raw)
+
+
+def test_a_spec_whose_csv_header_is_not_utf8_is_refused(tmp_path):
+    path = write(tmp_path, GOOD)
+    (tmp_path / "toy.csv").write_bytes(b"id,t,a\xff,b,y,split\n")
+    with pytest.raises(SpecError, match=re.escape(
+            f"{tmp_path / 'toy.csv'}: line 1: not valid UTF-8 (byte 0xff at "
+            f"character 7)")):
         load_spec(path)
+
+
+def test_csv_lines_keep_quoted_newlines_and_drop_a_byte_order_mark():
+    raw = '\ufeffid,note\n1,"two\nlines"\n2,x\u2028y\n'.encode("utf-8")
+    rows = list(csv.reader(decode_csv("data.csv", raw)))
+    assert rows == [["id", "note"], ["1", "two\nlines"], ["2", "x\u2028y"]]
