@@ -148,7 +148,7 @@ def test_first_push_freezes_the_inferred_schema_and_skips_drift(sines):
     assert 'value: "s0"' not in frozen  # no domain of sequence ids
     summary = retrain.runner.summarize_latest_run(history.config)
     assert summary.drift["compared"] is False
-    assert "no served model yet" in summary.drift["reason"]
+    assert "nothing served yet" in summary.drift["reason"]
 
 
 @pytest.mark.parametrize("corrupt, features", [
