@@ -17,12 +17,10 @@ Usage:
 """
 
 import argparse
-import csv
 import glob
 import importlib.util
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 
@@ -46,12 +44,16 @@ from noisy_rnn.schemas.dataset_spec import load_spec  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _synthetic():
+def _repo_script(name):
+    """Imports ``data/<name>.py`` (a repo script, not in the package)."""
     spec = importlib.util.spec_from_file_location(
-        "synthetic", os.path.join(REPO, "data", "synthetic.py"))
+        name, os.path.join(REPO, "data", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+broken = _repo_script("corruptions")
 
 
 def statistics_of(spec, csv_path, work):
@@ -84,7 +86,7 @@ def sequence_spans(spec, dest, count):
     k/count of the sequences (in file order) of each split value, so every
     span has train and eval sequences. (`spans.split_into_spans` cuts by the
     step column, which orders time only in ``windows`` datasets.)"""
-    rows = _rows(spec.csv)
+    rows = broken.read_rows(spec.csv)
     header = rows[0]
     sequence = header.index(spec.sequence_id)
     split = header.index(spec.split_column) if spec.split_column else None
@@ -96,52 +98,22 @@ def sequence_spans(spec, dest, count):
     for number in range(1, count + 1):
         kept = {i for ids in order.values()
                 for i in ids[:round(len(ids) * number / count)]}
-        _write(os.path.join(dest, f"span-{number}",
+        broken.write_rows(os.path.join(dest, f"span-{number}",
                             os.path.basename(spec.csv)),
                [header] + [r for r in rows[1:] if r[sequence] in kept])
-
-
-def _rows(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
-
-
-def _write(path, rows):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
 
 
 def corruptions(rows, spec):
     """``{name: rows}``: the four broken versions of a span (those that
     apply: a swap needs two features, a collapse a class label)."""
-    header = rows[0]
-    first = header.index(spec.features[0])
-
-    def column_map(function):
-        return [header] + [row[:first] + [function(row[first])] +
-                           row[first + 1:] for row in rows[1:]]
-
-    values = [float(r[first]) for r in rows[1:] if r[first]]
-    std = statistics.pstdev(values)
-    out = {
-        f"{spec.features[0]} x1000": column_map(
-            lambda v: str(float(v) * 1000) if v else v),
-        f"{spec.features[0]} +3 std": column_map(
-            lambda v: str(float(v) + 3 * std) if v else v)}
+    first = spec.features[0]
+    out = {f"{first} x1000": broken.scaled(rows, first, 1000),
+           f"{first} +3 std": broken.shifted(rows, first, 3)}
     if len(spec.features) > 1:
-        second = header.index(spec.features[1])
-        swapped = [header]
-        for row in rows[1:]:
-            row = list(row)
-            row[first], row[second] = row[second], row[first]
-            swapped.append(row)
-        out[f"{spec.features[0]}, {spec.features[1]} swapped"] = swapped
+        out[f"{first}, {spec.features[1]} swapped"] = broken.swapped(
+            rows, first, spec.features[1])
     if spec.task == "classification":
-        label = header.index(spec.label)
-        out["label collapsed"] = [header] + [
-            row[:label] + [rows[1][label]] + row[label + 1:]
-            for row in rows[1:]]
+        out["label collapsed"] = broken.collapsed(rows, spec.label)
     return out
 
 
@@ -169,11 +141,11 @@ def calibrate(name, spec, span_csvs, work, table):
             table.append((name, f"span {index + 1} vs {index}", split,
                           result))
     last = span_csvs[-1]
-    for case, rows in corruptions(_rows(last), spec).items():
-        broken = os.path.join(work, "broken", case.replace(" ", "_"),
-                              os.path.basename(last))
-        _write(broken, rows)
-        uri, _ = statistics_of(spec, broken,
+    for case, rows in corruptions(broken.read_rows(last), spec).items():
+        path = os.path.join(work, "broken", case.replace(" ", "_"),
+                            os.path.basename(last))
+        broken.write_rows(path, rows)
+        uri, _ = statistics_of(spec, path,
                                os.path.join(work, "run_" + case.replace(
                                    " ", "_")))
         for split, result in compare(spec, computed[-2][0], uri,
@@ -192,7 +164,7 @@ def main():
         folder = os.path.join(work, name)
         shutil.rmtree(folder, ignore_errors=True)
         if name == "sines":
-            synthetic = _synthetic()
+            synthetic = _repo_script("synthetic")
             spec = load_spec(synthetic.write_dataset(
                 os.path.join(folder, "spec"), count=240))
             counts = [round(240 * (k + 1) / args.spans)

@@ -5,17 +5,15 @@ push. Generated sequences (classification) and a copy of CO2 without its
 schema; for each broken span nothing is pushed, the served version stays,
 and the reason is printed and recorded; a natural next span passes."""
 
-import csv
-import importlib.util
 import json
 import os
 import pathlib
 import shutil
-import statistics
 import subprocess
 import sys
 
 import pytest
+from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import retrain, spans
@@ -26,59 +24,10 @@ SHORT = dict(units=16, train_steps=60, eval_every=30, conv_filters=8,
              ema_decay=0.9)
 
 
-def _synthetic():
-    spec = importlib.util.spec_from_file_location(
-        "synthetic", REPO / "data" / "synthetic.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def read_rows(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
-
-
-def write_rows(path, rows):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-
-
-def scaled(rows, column, factor):
-    header, body = rows[0], rows[1:]
-    at = header.index(column)
-    return [header] + [row[:at] + [str(float(row[at]) * factor)
-                                   if row[at] else ""] + row[at + 1:]
-                       for row in body]
-
-
-def shifted(rows, column, stds):
-    header, body = rows[0], rows[1:]
-    at = header.index(column)
-    values = [float(row[at]) for row in body if row[at]]
-    shift = stds * statistics.pstdev(values)
-    return [header] + [row[:at] + [str(float(row[at]) + shift)
-                                   if row[at] else ""] + row[at + 1:]
-                       for row in body]
-
-
-def swapped(rows, first, second):
-    header = rows[0]
-    i, j = header.index(first), header.index(second)
-    out = [header]
-    for row in rows[1:]:
-        row = list(row)
-        row[i], row[j] = row[j], row[i]
-        out.append(row)
-    return out
-
-
-def collapsed(rows, column):
-    header = rows[0]
-    at = header.index(column)
-    value = rows[1][at]
-    return [header] + [row[:at] + [value] + row[at + 1:] for row in rows[1:]]
+broken = load_script("data/corruptions.py")
+read_rows, write_rows = broken.read_rows, broken.write_rows
+scaled, shifted = broken.scaled, broken.shifted
+swapped, collapsed = broken.swapped, broken.collapsed
 
 
 class History:
@@ -129,7 +78,7 @@ def sines(tmp_path_factory):
     gives up to 100 distinct ids a value domain, which the frozen schema
     must not keep)."""
     tmp = tmp_path_factory.mktemp("drift_sines")
-    synthetic = _synthetic()
+    synthetic = load_script("data/synthetic.py")
     spec = synthetic.write_dataset(tmp / "spec", count=150)
     synthetic.write_spans(tmp / "exports", [90, 150])
     history = History(tmp, spec, "sines.csv")

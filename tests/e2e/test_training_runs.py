@@ -7,6 +7,8 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from repo_files import padded_batch
+
 from noisy_rnn.layers import NoisyGRU, StdPriorRegularizer
 from noisy_rnn.pipeline.config import ModelConfig
 from noisy_rnn.pipeline.trainer.architecture import build_model
@@ -49,17 +51,8 @@ def test_trained_std_shrinks_without_a_prior_and_settles_with_one():
     assert held[-1] > 2 * free[-1]
 
 
-def _batch(lengths, time, channels=3, seed=0):
-    rng = np.random.default_rng(seed)
-    values = np.zeros((len(lengths), time, channels), np.float32)
-    for row, length in enumerate(lengths):
-        values[row, :length] = rng.normal(size=(length, channels))
-    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
-    return values, mask
-
-
 def _labelled(label, repeat):
-    values, mask = _batch([5, 3, 4, 2], time=5, seed=1)
+    values, mask = padded_batch([5, 3, 4, 2], time=5, seed=1)
     data = tf.data.Dataset.from_tensor_slices(
         ({"values": values, "mask": mask}, np.full(4, label, np.int64)))
     return data.batch(4).repeat() if repeat else data.batch(4)

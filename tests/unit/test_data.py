@@ -1,10 +1,10 @@
 """The embedded JapaneseVowels long CSV and its converter."""
 
 import csv
-import importlib.util
 import pathlib
 
 import pytest
+from repo_files import load_script
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RAW = REPO.parent / "shared" / "data" / "japanese_vowels"
@@ -12,11 +12,7 @@ RAW = REPO.parent / "shared" / "data" / "japanese_vowels"
 
 def convert_module():
     """Imports ``data/convert_japanese_vowels.py`` (a script, not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "convert_japanese_vowels", REPO / "data" / "convert_japanese_vowels.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("data/convert_japanese_vowels.py")
 
 
 def read_rows(path):
@@ -86,10 +82,7 @@ def test_co2_csv_is_one_row_per_week_with_gaps_left_empty():
 
 @pytest.mark.skipif(not CO2_RAW.exists(), reason="raw CO2 file not present")
 def test_co2_reconverts_byte_identically(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "convert_co2", REPO / "data" / "convert_co2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("data/convert_co2.py")
     assert module.convert(CO2_RAW, tmp_path / "co2.csv") == (2284, 59)
     assert (tmp_path / "co2.csv").read_bytes() == \
         (REPO / "data" / "co2" / "co2.csv").read_bytes()

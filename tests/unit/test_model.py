@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from repo_files import padded_batch
+
 from noisy_rnn.pipeline.config import ModelConfig
 from noisy_rnn.pipeline.trainer.architecture import (MaskedConvFeatures,
                                                      build_model)
@@ -14,21 +16,12 @@ from noisy_rnn.pipeline.trainer.training import loss_and_metric
 from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
 
 
-def _batch(lengths, time, channels=3, seed=0):
-    rng = np.random.default_rng(seed)
-    values = np.zeros((len(lengths), time, channels), np.float32)
-    for row, length in enumerate(lengths):
-        values[row, :length] = rng.normal(size=(length, channels))
-    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
-    return values, mask
-
-
 def test_conv_features_ignore_padding_and_padded_values():
     layer = MaskedConvFeatures(6)
-    values, mask = _batch([7, 4, 1], time=7)
+    values, mask = padded_batch([7, 4, 1], time=7)
     features = layer(values, mask).numpy()
     # Padded further, and with garbage where steps do not exist: the same.
-    longer, longer_mask = _batch([7, 4, 1], time=12)
+    longer, longer_mask = padded_batch([7, 4, 1], time=12)
     longer[~longer_mask] = 99.0
     assert np.allclose(layer(longer, longer_mask).numpy(), features,
                        atol=1e-6)
@@ -44,7 +37,7 @@ def test_conv_branch_joins_the_recurrent_output_before_the_head():
     model = build_model(ModelConfig(units=5, conv_filters=4), 3, 9)
     assert model.get_layer("conv").filters == 4
     assert model.get_layer("head").kernel.shape == (5 + 4, 9)
-    values, mask = _batch([6, 3], time=6)
+    values, mask = padded_batch([6, 3], time=6)
     assert model({"values": values, "mask": mask}).shape == (2, 9)
     assert not [layer for layer in build_model(
         ModelConfig(units=5, conv_filters=0), 3, 9).layers
