@@ -15,6 +15,8 @@ That keeps every stock behaviour (arguments, masking, ragged inputs,
   layer.
 """
 
+import inspect
+
 import tensorflow as tf
 import tf_keras
 from tf_keras.src import \
@@ -29,6 +31,22 @@ def _owner_name(layer_class, kwargs):
     return f"{layer_class.__name__} '{name}'" if name else layer_class.__name__
 
 
+def _cell_arguments(cell):
+    """The constructor arguments of a stock ``GRUCell`` / ``LSTMCell``, read
+    back from the cell: every named parameter of its ``__init__`` is an
+    attribute holding what was passed (after ``initializers.get`` & co.,
+    which return objects unchanged)."""
+    names = [name for name, parameter in inspect.signature(
+        type(cell).__init__).parameters.items()
+        if name != "self" and parameter.kind not in (
+            parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)]
+    return {**{name: getattr(cell, name) for name in names},
+            "implementation": cell.implementation,
+            "enable_caching_device": cell._enable_caching_device,  # pylint: disable=protected-access
+            "dtype": cell.dtype_policy, "trainable": cell.trainable,
+            "name": cell.name}
+
+
 class _NoisyStateLayerMixin:
     """Shared by both layers: the cell swap, input checks, config, and the
     noisy training loop. ``CELL_CLASS`` names the cell to install."""
@@ -36,8 +54,11 @@ class _NoisyStateLayerMixin:
     CELL_CLASS = None
 
     def _install_cell(self, **carried_state_args):
-        """Replaces the stock cell by a `CELL_CLASS` with the same settings."""
-        self.cell = self.CELL_CLASS(**self.cell.get_config(),
+        """Replaces the stock cell by a `CELL_CLASS` with the same settings,
+        passed as the objects the stock cell holds: the user's own
+        initializers, regularizers, constraints and activations (a lambda
+        or a class without ``get_config`` included), not a config copy."""
+        self.cell = self.CELL_CLASS(**_cell_arguments(self.cell),
                                     **carried_state_args)
 
     def __call__(self, inputs, *args, **kwargs):
@@ -45,18 +66,25 @@ class _NoisyStateLayerMixin:
         return super().__call__(inputs, *args, **kwargs)
 
     def _check_inputs(self, inputs):
-        """ValueError naming this layer when inputs are not float, rank 3."""
+        """ValueError naming this layer when inputs are not float, rank 3.
+
+        Anything with a shape and a dtype is checked (tensors, ragged and
+        Keras tensors, NumPy arrays); anything else (e.g. a Python list) is
+        left to the stock layer, so it fails or passes as the stock one does.
+        """
         sequence = tf.nest.flatten(inputs)[0]
-        rank = sequence.shape.rank
-        if rank is not None and rank != 3:
+        if not hasattr(sequence, "shape") or not hasattr(sequence, "dtype"):
+            return
+        shape = tf.TensorShape(sequence.shape)
+        if shape.rank is not None and shape.rank != 3:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': argument `inputs` must "
-                f"have rank 3 (batch, time, features), got shape "
-                f"{sequence.shape}")
-        if not sequence.dtype.is_floating:
+                f"have rank 3 (batch, time, features), got shape {shape}")
+        dtype = tf.as_dtype(sequence.dtype)
+        if not dtype.is_floating:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': argument `inputs` must "
-                f"be a float tensor, got dtype {sequence.dtype.name}")
+                f"be a float tensor, got dtype {dtype.name}")
 
     # Plain graph code (as the stock layers' call is): AutoGraph conversion of
     # it and of the stock call chain below only costs seconds of tracing each
