@@ -7,16 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
-
-from noisy_rnn.layers import (NoisyGRU, NoisyLSTM,
-                              TrainableInitialStateAndConstantNoiseGRU,
-                              TrainableInitialStateAndConstantNoiseLSTM,
-                              TrainableInitialStateGRU,
-                              TrainableInitialStateLSTM)
-
-PRESETS = [TrainableInitialStateGRU, NoisyGRU,
-           TrainableInitialStateAndConstantNoiseGRU, TrainableInitialStateLSTM,
-           NoisyLSTM, TrainableInitialStateAndConstantNoiseLSTM]
+from test_layers import PRESETS  # the six presets, as the layer tests use
 
 
 def stock_of(preset):
