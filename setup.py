@@ -67,11 +67,13 @@ setup(
     package_data={
         "noisy_rnn.schemas": ["*/dataset.yaml", "*/schema.pbtxt"],
         "noisy_rnn.data": ["*.csv", "*/*.csv", "README.md"],
+        # Beam's Flink job server, pinned (`noisy-rnn flink start`).
+        "noisy_rnn.pipeline.ops": ["flink/pom.xml"],
     },
     include_package_data=False,
     cmdclass={"build_py": BuildPyWithoutConverters},
     install_requires=["tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",
-                      "pyyaml"],
+                      "pyyaml", "matplotlib"],  # matplotlib: the run report
     entry_points={"console_scripts": [
         "noisy-rnn = noisy_rnn.pipeline.cli:main"]},
 )

@@ -7,7 +7,8 @@ seasonal-naive (52 weeks earlier) and a linear AR(52) least-squares model:
    setting: persistence 0.405, seasonal-naive 1.650, AR(52) 0.305);
 2. with ``--output RUN`` (a `noisy-rnn run` on ``schemas/co2``): on exactly
    the pipeline's eval windows (windows over gaps are skipped by
-   SequenceExampleGen), AR(52) fitted on its train windows, side by side
+   SequenceExampleGen), AR(52) fitted on its train and validation windows,
+   side by side
    with the pushed model's predictions on the same windows.
 
 Usage:
@@ -103,7 +104,13 @@ def pipeline_comparison(output, model_name="co2"):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     examples = latest_dir(os.path.join(output, "pipeline_root",
                                        "SequenceExampleGen", "examples"))
-    train = read_windows(os.path.join(examples, "Split-train"))
+    # AR(52) selects nothing: it is fitted on every window before eval
+    # (train and the validation slice).
+    parts = [read_windows(os.path.join(examples, split))
+             for split in ("Split-train", "Split-validation")
+             if os.path.isdir(os.path.join(examples, split))]
+    train = (np.concatenate([p[0] for p in parts]),
+             np.concatenate([p[1] for p in parts]))
     test_windows, test_targets, records = read_windows(
         os.path.join(examples, "Split-eval"))
     results = baselines(train[0], train[1], test_windows, test_targets)

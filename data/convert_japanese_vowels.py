@@ -11,53 +11,21 @@ Usage:
 """
 
 import argparse
-import csv
 import pathlib
+
+from convert_uea import parse_ts, write_long_csv
 
 NUM_CHANNELS = 12
 SPLIT_FILES = (("train", "JapaneseVowels_TRAIN.ts"), ("eval", "JapaneseVowels_TEST.ts"))
 
 
-def parse_ts_sequences(path):
-    """Yields ``(channels, label)`` per sequence of a `.ts` file.
-
-    ``channels`` is a list of NUM_CHANNELS lists of value strings, all of the
-    same length. Raises ValueError naming the file and line on malformed input.
-    """
-    in_data = False
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if not in_data:
-                in_data = line.lower() == "@data"
-                continue
-            *channels, label = line.split(":")
-            channels = [c.split(",") for c in channels]
-            if len(channels) != NUM_CHANNELS:
-                raise ValueError(f"{path}:{line_number}: expected {NUM_CHANNELS} "
-                                 f"channels, found {len(channels)}")
-            if len({len(c) for c in channels}) != 1:
-                raise ValueError(f"{path}:{line_number}: channels differ in length")
-            yield channels, label
-
-
 def convert(source_dir, output_path):
     """Writes the long CSV; returns the number of sequences per split."""
-    counts = {}
-    header = (["sequence_id", "step"] +
-              [f"c{i}" for i in range(NUM_CHANNELS)] + ["speaker", "split"])
-    with open(output_path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        for split, file_name in SPLIT_FILES:
-            sequences = parse_ts_sequences(pathlib.Path(source_dir) / file_name)
-            for index, (channels, label) in enumerate(sequences):
-                sequence_id = f"{split}-{index:03d}"
-                for step, values in enumerate(zip(*channels)):
-                    writer.writerow([sequence_id, step, *values, label, split])
-                counts[split] = index + 1
+    series = {split: list(parse_ts(pathlib.Path(source_dir) / file_name,
+                                   width=NUM_CHANNELS))
+              for split, file_name in SPLIT_FILES}
+    counts, _ = write_long_csv(series, output_path, label_column="speaker",
+                               id_digits=3)
     return counts
 
 

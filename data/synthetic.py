@@ -1,6 +1,6 @@
 """A generated classification dataset for tests and benchmarks: noisy sine
 sequences of three classes (``slow``, ``medium``, ``fast``), two channels,
-10-16 steps each, written as a long CSV with a spec and no curated schema.
+10-16 steps each (or as many as asked), written as a long CSV with a spec and no curated schema.
 
 Each sequence occupies its own range of ``t`` (sequence k starts at step
 100 k), so sequences are ordered in time; `write_spans` writes cumulative
@@ -27,18 +27,20 @@ split: {eval_fraction: 0.2}
 """
 
 
-def sequences(count, seed=0):
-    """``count`` sequences as lists of CSV rows (without the header)."""
+def sequences(count, seed=0, steps=(10, 17)):
+    """``count`` sequences as lists of CSV rows (without the header), each
+    of ``steps[0]`` to ``steps[1] - 1`` steps."""
     rng = np.random.default_rng(seed)
+    spacing = max(100, steps[1])  # sequence k starts at step spacing * k
     names = list(CLASSES)
     out = []
     for index in range(count):
         kind = names[index % len(names)]
         phase = rng.uniform(0, 2 * math.pi)
         rows = []
-        for offset in range(int(rng.integers(10, 17))):
+        for offset in range(int(rng.integers(*steps))):
             angle = CLASSES[kind] * offset + phase
-            rows.append([f"s{index}", 100 * index + offset,
+            rows.append([f"s{index}", spacing * index + offset,
                          round(math.sin(angle) + rng.normal(0, .1), 5),
                          round(0.5 * math.cos(angle) + rng.normal(0, .1), 5),
                          kind])
@@ -53,12 +55,12 @@ def write_csv(path, rows):
         writer.writerows(rows)
 
 
-def write_dataset(folder, count=240, seed=0):
-    """``folder/dataset.yaml`` (no schema) and ``folder/sines.csv``;
-    returns the spec's path."""
+def write_dataset(folder, count=240, seed=0, steps=(10, 17)):
+    """``folder/dataset.yaml`` (no schema) and ``folder/sines.csv`` (see
+    `sequences`); returns the spec's path."""
     os.makedirs(folder, exist_ok=True)
     write_csv(os.path.join(folder, "sines.csv"),
-              [row for sequence in sequences(count, seed)
+              [row for sequence in sequences(count, seed, steps)
                for row in sequence])
     with open(os.path.join(folder, "dataset.yaml"), "w",
               encoding="utf-8") as f:

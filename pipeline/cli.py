@@ -4,6 +4,7 @@ Subcommands:
   run            the TFX pipeline on a dataset (LocalDagRunner)
   retrain        retrain on the latest data span if new (cron-safe)
   schedule       retrain every period
+  report         the HTML run report of an output folder
   split-spans    split a CSV by time into span-<N>/ folders
   export-schema  the schema frozen by the first push, next to the spec
   compile-kubeflow  the pipeline as Kubeflow Pipelines v2 / Vertex JSON
@@ -11,18 +12,22 @@ Subcommands:
   predict        a CSV's sequences -> TF Serving (REST/gRPC) or a SavedModel
   version        print the project's and the stack's versions
   demo           stock GRU vs noisy GRUs on JapaneseVowels, test accuracy
+  flink          start, stop or check a local Flink cluster (--runner flink)
 """
 
 import argparse
 import dataclasses
 import os
 import sys
+import time
 import warnings
 from importlib import metadata
 
 from noisy_rnn.pipeline import __version__
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another retrain holds the lock
+VERBOSE_HELP = ("also show the libraries' output (TensorFlow, Beam, absl, "
+                "warnings) and tracebacks; always in <output>/logs/")
 
 STACK = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
          "apache-beam", "tensorflow-model-analysis")
@@ -67,15 +72,46 @@ def _pipeline_config(args, **overrides):
     from noisy_rnn.schemas.dataset_spec import SpecError
     model = ModelConfig(**{f.name: getattr(args, f.name)
                            for f in dataclasses.fields(ModelConfig)})
+    beam_args = args.beam_arg or list(DEFAULT_BEAM_ARGS)
+    if args.runner == "flink" or args.flink_master:
+        from noisy_rnn.pipeline.ops import flink_cluster
+        try:
+            flink_args, workers_local = flink_cluster.beam_args(
+                args.flink_master)
+        except flink_cluster.FlinkError as error:
+            raise SystemExit(f"error: {error}") from None
+        beam_args = flink_args + beam_args
+        overrides.setdefault("workers_local", workers_local)
     try:
         return PipelineConfig(
             dataset=args.dataset, output=args.output, model=model,
             min_accuracy=args.min_accuracy, max_mae=args.max_mae,
+            beat_naive=args.beat_naive,
             enable_cache=not args.no_cache, spans_dir=args.spans_dir,
             warm_start=getattr(args, "warm_start", False),
-            beam_pipeline_args=args.beam_arg or list(DEFAULT_BEAM_ARGS),
+            beam_pipeline_args=beam_args,
+            direct_components=args.direct_component,
             worker_package=args.worker_package, **overrides)
     except (SpecError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def _cmd_flink(args):
+    from noisy_rnn.pipeline.ops import flink_cluster
+    try:
+        if args.action == "start":
+            state = flink_cluster.start()
+            print(flink_cluster.describe(state))
+        elif args.action == "stop":
+            flink_cluster.stop()
+        else:
+            state, problems = flink_cluster.status()
+            if state is not None:
+                print(flink_cluster.describe(state))
+            print("status: " + ("; ".join(problems) if problems else "up"))
+            if problems:
+                raise SystemExit(1)
+    except flink_cluster.FlinkError as error:
         raise SystemExit(f"error: {error}") from None
 
 
@@ -87,55 +123,119 @@ def _exit_now(code=0):
     os._exit(code)  # pylint: disable=protected-access
 
 
+def _start_console(output, command, verbose):
+    """Our lines on the terminal; the libraries' output (TF, absl, Beam,
+    warnings, child processes) in ``<output>/logs/`` (and, ``verbose``,
+    on the terminal too). Called before TensorFlow is imported."""
+    from noisy_rnn.pipeline.ops.console import Console
+    if "://" in output:  # as runner.check_local says, without TensorFlow
+        raise SystemExit(f"error: --output {output}: a local run needs a "
+                         f"local folder (URIs are for compile-kubeflow)")
+    return Console(os.path.join(output, "logs"), command, verbose).start()
+
+
+def _run_options(console):
+    return dict(echo=console.echo, log_path=console.log_path,
+                status=console.status if console.interactive else None)
+
+
+def _finish(console, code=0):
+    console.close()
+    _exit_now(code)
+
+
 def _cmd_run(args):
-    from noisy_rnn.pipeline.ops import runner
     config = _pipeline_config(args)
-    print(f"pipeline {config.pipeline_name}: {config.spec.path} -> "
-          f"{config.output}")
+    console = _start_console(config.output, "run", args.verbose)
+    console.echo(f"pipeline {config.pipeline_name}: {config.spec.path} -> "
+                 f"{config.output}")
+    console.echo(f"log: {console.log_path}")
+    started_ms = int(time.time() * 1000)
+    from noisy_rnn.pipeline.ops import \
+        runner  # imports TensorFlow: after the console
     try:
-        summary = runner.run(config)
+        summary = runner.run(config, **_run_options(console))
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        console.error(str(error))
+        _finish(console, 1)
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        _finish(console, 130)
     except Exception as error:  # a component failed: say which and why
-        raise SystemExit(f"error: pipeline failed: {error}") from None
-    runner.print_summary(summary)
-    _exit_now()
+        failed = runner.failed_components(config, started_ms)
+        where = f" in {', '.join(failed)}" if failed else ""
+        # Beam jobs' failures carry the remote stack trace: its first line.
+        first = (str(error).strip().splitlines() or [""])[0]
+        console.error(f"pipeline failed{where}: {first[:400]}")
+        _finish(console, 1)
+    runner.print_summary(summary, echo=console.echo)
+    _finish(console)
 
 
-def _retrain_once(args):
+def _retrain_once(args, console, config=None):
     from noisy_rnn.pipeline.ops import retrain, runner
-    config = _pipeline_config(args)
     try:
-        result = retrain.retrain(config, force=args.force)
+        config = config or _pipeline_config(args)
+    except SystemExit as error:  # a bad option: on the terminal, not the log
+        console.error(str(error.code).removeprefix("error: "))
+        return 1
+    try:
+        result = retrain.retrain(config, force=args.force,
+                                 **_run_options(console))
     except retrain.RetrainBusy as error:
-        print(f"error: {error}", file=sys.stderr)
+        console.error(str(error))
         return EXIT_BUSY
     except (FileNotFoundError, ValueError, retrain.RetrainFailed) as error:
-        print(f"error: {error}", file=sys.stderr)
+        console.error(str(error))
         return 1
     if result.summary is not None:
-        runner.print_summary(result.summary)
-    print(f"span {result.span}: {result.reason}")
-    print(f"served version: {result.served_version or 'none'}")
+        runner.print_summary(result.summary, echo=console.echo)
+    console.echo(f"span {result.span}: {result.reason}")
+    console.echo(f"served version: {result.served_version or 'none'}")
     return 0
 
 
 def _cmd_retrain(args):
-    _exit_now(_retrain_once(args))
+    config = _pipeline_config(args)  # a bad option: before the console
+    console = _start_console(config.output, "retrain", args.verbose)
+    _finish(console, _retrain_once(args, console, config))
 
 
 def _cmd_schedule(args):
     import time
 
-    from noisy_rnn.pipeline.ops import retrain
+    _pipeline_config(args)  # a bad option: said before the console starts
+    console = _start_console(os.path.abspath(args.output), "schedule",
+                             args.verbose)
+    from noisy_rnn.pipeline.ops import \
+        retrain  # imports TensorFlow: after the console
     try:
         period = retrain.parse_every(args.every)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        console.error(str(error))
+        _finish(console, 2)
     while True:
-        print(f"[{time.strftime('%F %T')}] retrain", flush=True)
-        _retrain_once(args)
+        console.echo(f"[{time.strftime('%F %T')}] retrain")
+        _retrain_once(args, console)
         time.sleep(period)
+
+
+def _cmd_report(args):
+    output = os.path.abspath(args.output)
+    if not os.path.isdir(output):
+        raise SystemExit(f"error: --output {args.output}: no such folder "
+                         f"(pass the folder given to `noisy-rnn run "
+                         f"--output`)")
+    console = _start_console(output, "report", args.verbose)
+    from noisy_rnn.pipeline.ops import \
+        report  # imports TensorFlow: after the console
+    try:
+        path, seconds = report.write_report(output)
+    except Exception as error:  # pylint: disable=broad-except
+        console.error(f"report not written: {error}")
+        _finish(console, 1)
+    console.echo(f"report: {path} (rendered in {seconds:.1f} s)")
+    _finish(console)
 
 
 def _cmd_compile_kubeflow(args):
@@ -196,11 +296,35 @@ def _add_pipeline_options(parser, spans_required=False):
                         help="classification blessing threshold")
     parser.add_argument("--max-mae", type=float, default=None,
                         help="regression blessing threshold")
+    parser.add_argument("--beat-naive", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="forecasting a channel's own future: bless only "
+                             "a model whose eval MAE is below persistence's "
+                             "(and seasonal-naive's, when the spec declares "
+                             "a season)")
     parser.add_argument("--beam-arg", action="append", metavar="ARG",
                         help="Beam pipeline argument, passed through "
                              "(repeatable), e.g. --beam-arg=--runner="
                              "FlinkRunner; default: in_memory DirectRunner, "
                              "1 worker")
+    parser.add_argument("--runner", choices=("direct", "flink"),
+                        default="direct",
+                        help="where the Beam components (SequenceExampleGen, "
+                             "StatisticsGen, Transform, Evaluator) run: "
+                             "Beam's DirectRunner here, or a Flink cluster "
+                             "(default the local one, `noisy-rnn flink "
+                             "start`); "
+                             "--beam-arg values come after and override")
+    parser.add_argument("--flink-master", default=None, metavar="HOST:PORT",
+                        help="with --runner flink: the REST address of "
+                             "another Flink cluster (its workers need "
+                             "--worker-package)")
+    parser.add_argument("--direct-component", action="append", default=[],
+                        metavar="NAME",
+                        help="with another runner, keep this Beam component "
+                             "(SequenceExampleGen, StatisticsGen, Transform, "
+                             "Evaluator) on the DirectRunner here "
+                             "(repeatable)")
     parser.add_argument("--worker-package", default=None, metavar="PATH",
                         help="how Beam workers get this project: a wheel "
                              "(pip wheel --no-deps -w dist .), or a "
@@ -276,6 +400,7 @@ def build_parser():
     _add_pipeline_options(run)
     run.add_argument("--warm-start", action="store_true",
                      help="start training from the latest pushed model")
+    run.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     run.set_defaults(func=_cmd_run)
 
     retrain = commands.add_parser(
@@ -284,6 +409,8 @@ def build_parser():
     _add_pipeline_options(retrain, spans_required=True)
     retrain.add_argument("--force", action="store_true",
                          help="run even if the latest span was attempted")
+    retrain.add_argument("--verbose", action="store_true",
+                         help=VERBOSE_HELP)
     retrain.set_defaults(func=_cmd_retrain)
 
     schedule = commands.add_parser(
@@ -291,6 +418,8 @@ def build_parser():
     _add_pipeline_options(schedule, spans_required=True)
     schedule.add_argument("--every", required=True,
                           help="period: 30m, 6h, 1d, ...")
+    schedule.add_argument("--verbose", action="store_true",
+                          help=VERBOSE_HELP)
     schedule.set_defaults(func=_cmd_schedule, force=False)
 
     compile_kubeflow = commands.add_parser(
@@ -309,6 +438,14 @@ def build_parser():
              "(bundled specs and schemas are read there; default: "
              "%(default)s)")
     compile_kubeflow.set_defaults(func=_cmd_compile_kubeflow)
+
+    report = commands.add_parser(
+        "report", help="(re)write <output>/report/index.html and "
+                       "history.html from the runs in an output folder")
+    report.add_argument("--output", required=True,
+                        help="the runs' output folder (`run --output`)")
+    report.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    report.set_defaults(func=_cmd_report)
 
     export_schema = commands.add_parser(
         "export-schema", help="copy the schema frozen by the first pushed "
@@ -378,6 +515,14 @@ def build_parser():
     predict.add_argument("--out", default=None,
                          help="write the CSV here (default: stdout)")
     predict.set_defaults(func=_cmd_predict)
+
+    flink = commands.add_parser(
+        "flink", help="a local Flink cluster for --runner flink (no Docker; "
+                      "downloads cached under ~/.cache/noisy-rnn/flink)")
+    flink.add_argument("action", choices=("start", "stop", "status"),
+                       help="start (or print the endpoints if it is up), "
+                            "stop, or check it")
+    flink.set_defaults(func=_cmd_flink)
 
     version = commands.add_parser("version", help="print versions")
     version.set_defaults(func=_cmd_version)

@@ -35,6 +35,12 @@ class ModelConfig:
     noise: str = "additive"
     noise_std: float = 0.3
     noise_std_trainable: bool = False
+    # Long sequences: every `downsample` steps become one (a learned,
+    # masking-aware strided convolution) before the recurrent layers.
+    # 0: chosen by the Trainer from the training lengths (1 unless their
+    # 90th percentile exceeds 100 steps; see
+    # `noisy_rnn.pipeline.trainer.front_end`); 1: none.
+    downsample: int = 0
     # Width of a convolutional branch beside the recurrent layers (two
     # masked Conv1D, kernels 5 and 3, ReLU, mean over the steps; its features
     # join the recurrent output before the head); 0: none.
@@ -47,11 +53,17 @@ class ModelConfig:
     learning_rate: float = 3e-3
     train_steps: int = 600
     eval_every: int = 50
-    # Eval rounds without a lower eval loss before training stops; the best
-    # round's weights are kept. 0: no early stopping, the last weights are
-    # kept, so the eval split plays no part in choosing the model.
+    # Rounds without a lower validation loss before training stops; the
+    # best round's weights are kept. 0: no early stopping, the last weights
+    # are kept.
     early_stopping_patience: int = 4
-    seed: int = 0
+    # Share of the training examples held out as the validation slice that
+    # early stopping watches (SequenceExampleGen's ``validation`` split: by
+    # sequence, stratified by class, or the latest windows in time). The
+    # eval split is never used to choose the model. 0: no slice (needs
+    # early_stopping_patience 0; the rounds are then logged on train).
+    validation_fraction: float = 0.15
+    seed: int = 0  # weights, batches and the validation slice
 
     def validate(self):
         """ValueError naming the option at fault."""
@@ -69,9 +81,20 @@ class ModelConfig:
                      "eval_every"):
             if getattr(self, name) < 1:
                 fail(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.downsample < 0:
+            fail("downsample", f"must be >= 0 (0: chosen from the data, 1: "
+                               f"none), got {self.downsample}")
         if self.early_stopping_patience < 0:
             fail("early_stopping_patience",
                  f"must be >= 0 (0: off), got {self.early_stopping_patience}")
+        if not 0 <= self.validation_fraction < 1:
+            fail("validation_fraction", f"must be in [0, 1), got "
+                                        f"{self.validation_fraction}")
+        if not self.validation_fraction and self.early_stopping_patience:
+            fail("validation_fraction",
+                 "0 leaves early stopping nothing to watch but the eval "
+                 "split, which is kept for the Evaluator: also pass "
+                 "--early-stopping-patience 0")
         if not self.noise_std >= 0:
             fail("noise_std", f"must be >= 0, got {self.noise_std}")
         if self.conv_filters < 0:
@@ -105,6 +128,9 @@ class PipelineConfig:
     model_name: Optional[str] = None
     min_accuracy: float = 0.5       # classification blessing threshold
     max_mae: Optional[float] = None  # regression blessing threshold
+    # Forecasting a channel's own future: bless only a model whose eval MAE
+    # is below persistence's (and seasonal-naive's if the spec has a season).
+    beat_naive: bool = True
     enable_cache: bool = True
     # The Trainer's entry point (module path): swap in your own model code.
     run_fn: str = "noisy_rnn.pipeline.trainer.run_fn.run_fn"
@@ -123,6 +149,14 @@ class PipelineConfig:
     # (--setup_file). Needed by remote runners (Flink, Spark, Dataflow), not
     # by the DirectRunner, whose workers are this machine's processes.
     worker_package: Optional[str] = None
+    # The Beam workers are processes of this environment (the local Flink
+    # cluster's worker pool, see `noisy_rnn.pipeline.ops.flink_cluster`):
+    # they import the installed package, so no worker package is needed.
+    workers_local: bool = False
+    # Beam components kept on the DirectRunner (in this process) when the
+    # runner is another, e.g. ["Evaluator"]: for a component a cluster
+    # cannot run.
+    direct_components: List[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         self.spec = load_spec(self.dataset)  # a path or a bundled name

@@ -19,6 +19,7 @@ from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
                             StatisticsGen, Trainer, Transform)
 from tfx.components.schema_gen.import_schema_gen.component import \
     ImportSchemaGen
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import \
     LatestBlessedModelStrategy
@@ -35,12 +36,14 @@ from noisy_rnn.components.drift_gate import DriftGate
 from noisy_rnn.components.sequence_example_gen import SequenceExampleGen
 from noisy_rnn.components.serving_validator import ServingValidator
 from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.trainer import naive_baselines
 from noisy_rnn.schemas import contracts
 
 SPAN_PATTERN = "span-{SPAN}/*.csv"
 # Module paths TFX imports inside the components.
 # Keras metrics without AutoGraph:
 METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"
+NAIVE_BASELINES_MODULE = naive_baselines.__name__
 PREPROCESSING_FN = "noisy_rnn.pipeline.trainer.preprocessing.preprocessing_fn"
 # Beam flags that ship Python code to workers (as TFX's
 # dependency_utils.make_beam_dependency_flags lists them).
@@ -48,6 +51,15 @@ _DEPENDENCY_FLAGS = ("extra_packages", "setup_file", "requirements_file",
                      "worker_harness_container_image", "sdk_container_image")
 # Beam accepts these case-insensitively, with or without "Runner".
 _DIRECT_RUNNERS = ("direct", "bundlebaseddirect", "switchingdirect")
+# The components that run Beam pipelines (all of them on the pipeline's
+# runner unless kept on the DirectRunner, `PipelineConfig.direct_components`).
+BEAM_COMPONENTS = ("SequenceExampleGen", "StatisticsGen", "Transform",
+                   "Evaluator")
+# Appended to a kept component's Beam arguments (later flags win): the
+# DirectRunner, its Python work in this process rather than in the
+# pipeline's environment (e.g. a cluster's EXTERNAL worker pool).
+DIRECT_RUNNER_ARGS = ("--runner=DirectRunner",
+                      "--environment_type=beam:env:embedded_python:v1")
 
 
 def worker_package_flag(path, must_exist=True):
@@ -66,9 +78,20 @@ def worker_package_flag(path, must_exist=True):
                      f"checkout's setup.py")
 
 
+def is_direct(args):
+    """Whether Beam arguments ``args`` select a DirectRunner (the default)."""
+    runner = PipelineOptions(flags=list(args)).get_all_options().get(
+        "runner") or "DirectRunner"
+    short = runner.split(".")[-1].lower()
+    short = short[:-len("runner")] if short.endswith("runner") else short
+    return short in _DIRECT_RUNNERS
+
+
 def beam_args(config: PipelineConfig, must_exist=True):
     """``config.beam_pipeline_args``, plus how Beam workers get this
-    project's code: ``config.worker_package`` (see `worker_package_flag`).
+    project's code: ``config.worker_package`` (see `worker_package_flag`),
+    or nothing when ``config.workers_local`` (workers started from this
+    environment, like the local Flink cluster's worker pool).
 
     Without it, a DirectRunner needs nothing (its workers are this machine's
     processes, which import the installed package); a remote runner
@@ -85,10 +108,10 @@ def beam_args(config: PipelineConfig, must_exist=True):
     if config.worker_package:
         return args + [worker_package_flag(config.worker_package,
                                            must_exist)]
+    if config.workers_local:  # e.g. the local Flink cluster's worker pool
+        return args
     runner = (options.get("runner") or "DirectRunner").split(".")[-1]
-    short = runner.lower()
-    short = short[:-len("runner")] if short.endswith("runner") else short
-    if short not in _DIRECT_RUNNERS and \
+    if not is_direct(args) and \
             not any(options.get(flag) for flag in _DEPENDENCY_FLAGS):
         raise ValueError(
             f"the {runner}'s workers need this project's code: pass "
@@ -98,11 +121,27 @@ def beam_args(config: PipelineConfig, must_exist=True):
     return args
 
 
+def naive_forecasts(spec):
+    """``{name: window position}`` of the naive forecasts the Evaluator
+    computes for ``spec``: persistence (the window's last value) and, with a
+    season, seasonal-naive; none unless forecasting a channel's own
+    future."""
+    if not spec.forecasts_own_channel:
+        return {}
+    forecasts = {naive_baselines.PERSISTENCE: -1}
+    if spec.season:
+        forecasts[naive_baselines.SEASONAL_NAIVE] = (
+            spec.window - 1 + spec.horizon - spec.season)
+    return forecasts
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: the blessing threshold, and 'no worse than the baseline'.
 
     Classification: sparse categorical accuracy >= ``min_accuracy``.
-    Regression: MAE <= ``max_mae`` (if set); RMSE reported.
+    Regression: MAE <= ``max_mae`` (if set); RMSE reported; forecasting a
+    channel's own future, each naive forecast's MAE on the same windows (see
+    `naive_forecasts`) and, with ``beat_naive``, the model's MAE below each.
     """
     spec = config.spec
     tiny = {"value": 1e-10}
@@ -139,9 +178,46 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                         absolute=tiny))),
             tfma.MetricConfig(class_name="RootMeanSquaredError",
                               module=METRICS_MODULE)]
+        for name, position in naive_forecasts(spec).items():
+            # The metric's value is the model's MAE over the naive one's.
+            beaten = tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    upper_bound={"value": 1 - 1e-9}))
+            metrics.append(tfma.MetricConfig(
+                class_name="NaiveForecastComparison",
+                module=NAIVE_BASELINES_MODULE,
+                config=json.dumps({"forecast": name, "feature": spec.label,
+                                   "position": position}),
+                threshold=beaten if config.beat_naive else None))
     return tfma.EvalConfig(
         model_specs=[model_spec], slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def beam_components(components):
+    """The components whose executors run Beam pipelines."""
+    return [c for c in components
+            if isinstance(getattr(c, "executor_spec", None),
+                          executor_spec.BeamExecutorSpec)]
+
+
+def _place_beam_jobs(components, config):
+    """Off the DirectRunner: names each Beam component's job
+    ``<pipeline>-<component id>`` so a cluster's job list (e.g. Flink's web
+    UI) says which is which, and keeps ``config.direct_components`` on the
+    DirectRunner (for a component a cluster cannot run)."""
+    beam = beam_components(components)
+    unknown = set(config.direct_components) - {c.id for c in beam}
+    if unknown:
+        raise ValueError(
+            f"--direct-component {', '.join(sorted(unknown))}: not a Beam "
+            f"component of this pipeline (one of "
+            f"{', '.join(c.id for c in beam)})")
+    for component in beam:
+        component.with_beam_pipeline_args(
+            [f"--job_name={config.pipeline_name}-{component.id}"] +
+            (list(DIRECT_RUNNER_ARGS)
+             if component.id in config.direct_components else []))
 
 
 def _pushed_model_resolver(node_id, kubeflow, candidate=None):
@@ -182,12 +258,15 @@ def create_pipeline(config: PipelineConfig,
         raise ValueError(f"orchestrator must be local or kubeflow_v2, got "
                          f"{orchestrator!r}")
     spec = config.spec
+    validation = {"validation_fraction": config.model.validation_fraction,
+                  "seed": config.model.seed}
     if config.spans_dir:  # the latest span-<N>/ folder
         example_gen = SequenceExampleGen(dataset=spec,
                                          input_base=config.spans_dir,
-                                         input_pattern=SPAN_PATTERN)
+                                         input_pattern=SPAN_PATTERN,
+                                         **validation)
     else:
-        example_gen = SequenceExampleGen(dataset=spec)
+        example_gen = SequenceExampleGen(dataset=spec, **validation)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"])
     if config.schema_file:  # curated, or frozen by the first push
@@ -244,7 +323,12 @@ def create_pipeline(config: PipelineConfig,
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.model.train_steps),
-        eval_args=trainer_pb2.EvalArgs(num_steps=None),
+        # Model selection on the validation slice carved from train; the
+        # eval split is the Evaluator's alone.
+        eval_args=trainer_pb2.EvalArgs(
+            splits=[contracts.VALIDATION_SPLIT
+                    if config.model.validation_fraction else "train"],
+            num_steps=None),
         base_model=warm_start.outputs["model"] if warm_start else None,
         custom_config={"model": dataclasses.asdict(config.model),
                        "dataset": spec.to_dict()})
@@ -258,6 +342,7 @@ def create_pipeline(config: PipelineConfig,
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         schema=schema_gen.outputs["schema"],
+        example_splits=["eval"],
         eval_config=eval_config(config))
 
     serving_validator = ServingValidator(
@@ -277,18 +362,20 @@ def create_pipeline(config: PipelineConfig,
             filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=config.serving_dir)))
 
+    components = ([example_gen, statistics_gen, schema_gen,
+                   example_validator, anomalies_gate] + drift_nodes +
+                  [transform] + ([warm_start] if warm_start else []) +
+                  [trainer, baseline, evaluator, serving_validator, pusher])
+    pipeline_args = beam_args(config, must_exist=orchestrator == "local")
+    if not is_direct(pipeline_args):
+        _place_beam_jobs(components, config)
     return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen,
-                    example_validator, anomalies_gate] + drift_nodes +
-        [transform] +
-        ([warm_start] if warm_start else []) +
-        [trainer, baseline, evaluator, serving_validator, pusher],
+        components=components,
         enable_cache=config.enable_cache,
         # Kubeflow / Vertex bring their own MLMD.
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(config.metadata_path)
             if orchestrator == "local" else None),
-        beam_pipeline_args=beam_args(
-            config, must_exist=orchestrator == "local"))
+        beam_pipeline_args=pipeline_args)

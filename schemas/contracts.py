@@ -39,7 +39,9 @@ def transformed_name(feature):
 # In the ModelRun artifact:
 MODEL_CONFIG_FILE = "model_config.json"   # the ModelConfig that was trained
 WARM_START_FILE = "warm_start.json"       # where training started, and why
+DATA_CHOICES_FILE = "data_choices.json"   # settings chosen from the data
 HISTORY_FILE = "history.json"             # eval rounds: step, losses, metric
+PROGRESS_FILE = "progress.json"           # while training: step of total
 SERVING_REFERENCE_DIR = "serving_reference"  # read by the ServingValidator
 REFERENCE_EXAMPLES_FILE = "examples.tfrecord"
 REFERENCE_OUTPUTS_FILE = "outputs.npz"
@@ -62,6 +64,8 @@ SPAN = "span"                            # Examples: the span read
 SEQUENCE_ID_FEATURE = "sequence_id"      # bytes: the sequence / series id
 TARGET_STEP_FEATURE = "target_step"      # windows mode: step of the target
 SKIPPED_WINDOWS = "skipped_windows"      # Examples: windows with gaps
+# The split carved from train for the Trainer's model selection.
+VALIDATION_SPLIT = "validation"
 
 # --- Drift gate --------------------------------------------------------------
 DRIFT_REPORT_FILE = "drift.json"          # in the DriftGate's report artifact

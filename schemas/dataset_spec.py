@@ -25,7 +25,15 @@ examples. Keys:
                    window's last value and trains the model on the change
                    from it (serving adds the last value back). For trending
                    series, whose future lies outside the training range.
-                   Default ``false``.
+                   Default ``true`` when the label is among the features
+                   (a forecast of a channel's own future), else ``false``.
+``season``         windows mode, regression, ``label`` among ``features``:
+                   the season's length in steps (e.g. 52 for weekly data
+                   with a yearly cycle). The Evaluator then also computes
+                   the seasonal-naive forecast (the value one season before
+                   the target) and blesses only a model that beats it, as it
+                   does persistence. Needs ``horizon <= season <= window +
+                   horizon - 1`` (that value must lie in the window).
 ``drift_thresholds`` ``{feature or label: number >= 0}``: the DriftGate's
                    threshold for that feature instead of its default
                    (Jensen-Shannon divergence 0.2 for numeric features,
@@ -50,7 +58,8 @@ SPLIT_VALUES = ("train", "eval")
 REQUIRED_KEYS = ("name", "csv", "mode", "sequence_id", "step", "features",
                  "label", "task", "split")
 WINDOW_KEYS = ("window", "horizon", "stride")
-OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change", "drift_thresholds")
+OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change", "season",
+                               "drift_thresholds")
 
 
 class SpecError(ValueError):
@@ -76,6 +85,7 @@ class DatasetSpec:
     stride: int = 1
     schema: Optional[str] = None
     forecast_change: bool = False
+    season: Optional[int] = None
     # Per feature (or label), the DriftGate's threshold instead of its
     # default for the feature's measure.
     drift_thresholds: Dict[str, float] = dataclasses.field(
@@ -96,10 +106,18 @@ class DatasetSpec:
         """Inverse of `to_dict`; also accepts the JSON/Struct round trip, which
         turns integers into floats."""
         values = dict(values)
-        for key in ("window", "horizon", "stride"):
+        for key in ("window", "horizon", "stride", "season"):
             if values.get(key) is not None:
                 values[key] = int(values[key])
         return cls(**values)
+
+    @property
+    def forecasts_own_channel(self):
+        """Windows-mode regression of a channel's own future (the label is
+        among the features): naive forecasts then exist (persistence,
+        seasonal-naive)."""
+        return (self.mode == "windows" and self.task == "regression" and
+                self.label in self.features)
 
     @property
     def label_feature(self):
@@ -249,15 +267,26 @@ def load_spec(path, check_csv=True):
             if key in values:
                 fail(key, "only applies to mode 'windows'")
 
-    forecast_change = values.get("forecast_change", False)
+    own_channel = (mode == "windows" and values.get("task") == "regression"
+                   and values["label"] in features)
+    forecast_change = values.get("forecast_change", own_channel)
     if not isinstance(forecast_change, bool):
         fail("forecast_change", f"must be true or false, got "
                                 f"{forecast_change!r}")
-    if forecast_change and not (mode == "windows" and
-                                values.get("task") == "regression" and
-                                values["label"] in features):
+    if forecast_change and not own_channel:
         fail("forecast_change", "needs mode 'windows', task 'regression' and "
                                 "the label among the features")
+    season = None
+    if "season" in values:
+        season = positive_int("season")
+        if not own_channel:
+            fail("season", "needs mode 'windows', task 'regression' and the "
+                           "label among the features")
+        if not horizon <= season <= window + horizon - 1:
+            fail("season", f"the value one season before the target must lie "
+                           f"in the window: needs horizon ({horizon}) <= "
+                           f"season <= window + horizon - 1 "
+                           f"({window + horizon - 1}), got {season}")
 
     thresholds = _drift_thresholds(values, features, fail)
 
@@ -278,7 +307,8 @@ def load_spec(path, check_csv=True):
         label=text_value("label"), task=choice("task", TASKS),
         split_column=split_column, eval_fraction=eval_fraction,
         window=window, horizon=horizon, stride=stride, schema=schema,
-        forecast_change=forecast_change, drift_thresholds=thresholds,
+        forecast_change=forecast_change, season=season,
+        drift_thresholds=thresholds,
         path=path)
     if check_csv:
         check_csv_header(spec, lines)

@@ -3,6 +3,7 @@
 
 import importlib.util
 import pathlib
+import sys
 
 import numpy as np
 
@@ -10,11 +11,17 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def load_script(relative_path):
-    """Imports a repo script (e.g. ``data/synthetic.py``) as a module."""
+    """Imports a repo script (e.g. ``data/synthetic.py``) as a module, its
+    folder importable meanwhile (as when Python runs it: scripts import
+    their siblings)."""
     path = REPO / relative_path
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 

@@ -11,9 +11,11 @@ from noisy_rnn.components.sequence_example_gen import executor
 from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
 
-def _custom_config(spec: DatasetSpec):
+def _custom_config(spec: DatasetSpec, validation_fraction, seed):
     struct = struct_pb2.Struct()
-    struct.update({"dataset": spec.to_dict()})
+    struct.update({"dataset": spec.to_dict(),
+                   "validation": {"fraction": validation_fraction,
+                                  "seed": seed}})
     packed = any_pb2.Any()
     packed.Pack(struct)
     return example_gen_pb2.CustomConfig(custom_config=packed)
@@ -23,6 +25,8 @@ class SequenceExampleGen(FileBasedExampleGen):
     """Turns a long CSV (one row per time step) into ``train``/``eval``
     `Examples`: one `tf.Example` per sequence or per sliding window, each
     feature a float list over the steps (see `noisy_rnn.schemas.dataset_spec`).
+    With a ``validation_fraction``, a ``validation`` split is carved from
+    train (for the Trainer's early stopping; eval stays for the Evaluator).
 
     It is a `FileBasedExampleGen`, so the TFX driver fingerprints the CSV: a
     changed file re-runs it, an unchanged one is served from the cache, and
@@ -35,6 +39,12 @@ class SequenceExampleGen(FileBasedExampleGen):
       input_pattern: file pattern relative to ``input_base``, e.g.
         ``span-{SPAN}/*.csv`` (the latest span is read); default the CSV's
         file name.
+      validation_fraction: share of the training examples moved to the
+        ``validation`` split, in [0, 1); 0: no validation split. Sequences
+        mode: whole sequences, ``fraction`` of each class, chosen by a hash
+        of ``seed`` and the sequence id. Windows mode: the latest
+        ``fraction`` of each series' training windows.
+      seed: see ``validation_fraction``.
 
     Example:
 
@@ -48,7 +58,11 @@ class SequenceExampleGen(FileBasedExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, dataset: DatasetSpec, input_base: str = None,
-                 input_pattern: str = None):
+                 input_pattern: str = None, validation_fraction: float = 0.0,
+                 seed: int = 0):
+        if not 0 <= validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got "
+                             f"{validation_fraction}")
         super().__init__(
             input_base=input_base or os.path.dirname(dataset.csv),
             input_config=example_gen_pb2.Input(splits=[
@@ -59,5 +73,6 @@ class SequenceExampleGen(FileBasedExampleGen):
                 split_config=example_gen_pb2.SplitConfig(splits=[
                     example_gen_pb2.SplitConfig.Split(name=name,
                                                       hash_buckets=1)
-                    for name in ("train", "eval")])),
-            custom_config=_custom_config(dataset))
+                    for name in executor.output_splits(
+                        validation_fraction)])),
+            custom_config=_custom_config(dataset, validation_fraction, seed))

@@ -6,6 +6,7 @@ runs them per sequence inside a Beam pipeline. Every rejected input raises
 """
 
 import csv
+import hashlib
 import math
 
 import tensorflow as tf
@@ -13,6 +14,9 @@ import tensorflow as tf
 from noisy_rnn.schemas import contracts
 
 SPLITS = ("train", "eval")
+# Carved from the train split for early stopping and any other model
+# selection, so that the eval split stays unseen until the Evaluator.
+VALIDATION = contracts.VALIDATION_SPLIT
 
 
 class DataError(ValueError):
@@ -174,3 +178,39 @@ def window_examples(spec, sequence_id, ordered):
         yield split, target, _example(spec, sequence_id, window,
                                       _label_feature(spec, line, row), extra)
     yield "skipped", skipped, None
+
+
+def validation_count(train_count, fraction):
+    """How many of ``train_count`` training items go to the validation
+    slice: ``fraction`` of them, rounded half up."""
+    return math.floor(train_count * fraction + 0.5)
+
+
+def choose_validation_sequences(keys, fraction, seed):
+    """Sequences mode: the ids of the training sequences that form the
+    validation slice.
+
+    ``keys``: ``(sequence_id, group)`` per training sequence, the group being
+    the class label (classification: the slice is stratified, ``fraction``
+    of each class) or None. Within a group, sequences are ordered by a hash
+    of ``seed`` and their id, so the choice is deterministic given the seed
+    and independent of file order.
+    """
+    groups = {}
+    for sequence_id, group in keys:
+        groups.setdefault(group, []).append(sequence_id)
+    chosen = set()
+    for ids in groups.values():
+        ids.sort(key=lambda i: hashlib.sha256(
+            f"{seed}/{i}".encode()).hexdigest())
+        chosen.update(ids[:validation_count(len(ids), fraction)])
+    return chosen
+
+
+def latest_validation_positions(train_positions, fraction):
+    """Windows mode: of one series' training windows (their target
+    positions), the latest ``fraction`` in time, which form the validation
+    slice."""
+    ordered = sorted(train_positions)
+    count = validation_count(len(ordered), fraction)
+    return set(ordered[len(ordered) - count:]) if count else set()

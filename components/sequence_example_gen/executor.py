@@ -6,6 +6,11 @@ Splits come from the split column, or by time: the latest ``eval_fraction``
 of each series' windows (windows mode) or of the sequences in file order
 (sequences mode). Windows of one series are never split at random, which
 would leak the future into training.
+
+With a validation fraction, a ``validation`` split is carved from train for
+the Trainer's model selection: by sequence in sequences mode (stratified by
+class, chosen by a seeded hash of the id), by time in windows mode (the
+latest training windows of each series).
 """
 
 import csv
@@ -33,13 +38,24 @@ REPORT_FILE = "sequence_example_gen_report.json"
 
 def spec_from_exec_properties(exec_properties):
     """The DatasetSpec packed into the component's custom_config."""
+    return DatasetSpec.from_dict(_custom_config(exec_properties)["dataset"])
+
+
+def validation_from_exec_properties(exec_properties):
+    """``(fraction, seed)`` of the validation slice; fraction 0: none."""
+    validation = _custom_config(exec_properties).get("validation") or {}
+    return (float(validation.get("fraction", 0.0)),
+            int(validation.get("seed", 0)))
+
+
+def _custom_config(exec_properties):
     custom_config = example_gen_pb2.CustomConfig()
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY],
         custom_config)
     struct = struct_pb2.Struct()
     custom_config.custom_config.Unpack(struct)
-    return DatasetSpec.from_dict(json_format.MessageToDict(struct)["dataset"])
+    return json_format.MessageToDict(struct)
 
 
 def _write_json(values, path):
@@ -70,26 +86,59 @@ def _sequence_examples(keyed_rows, spec):
     ordered = rules.order_sequence(spec, sequence_id, list(rows))
     split, example = rules.sequence_example(spec, sequence_id, ordered)
     yield beam.pvalue.TaggedOutput("counts", ("sequences", 1))
-    yield min(line for line, _, _ in ordered), split, example
+    # The group the validation slice is stratified by: the class.
+    group = (ordered[0][2][spec.label] if spec.task == "classification"
+             else None)
+    yield (min(line for line, _, _ in ordered), split, example,
+           (sequence_id, group))
 
 
-def _window_examples(keyed_rows, spec):
+def _window_examples(keyed_rows, spec, validation_fraction=0.0):
     sequence_id, rows = keyed_rows
     ordered = rules.order_sequence(spec, sequence_id, list(rows))
     cutoff = None
     if spec.eval_fraction is not None:  # latest fraction of this series
         cutoff = math.ceil(len(ordered) * (1 - spec.eval_fraction))
     yield beam.pvalue.TaggedOutput("counts", ("series", 1))
+    windows = []
     for split, position, example in rules.window_examples(spec, sequence_id,
                                                           ordered):
         if split == "skipped":
             yield beam.pvalue.TaggedOutput(
-                "counts", (contracts.SKIPPED_WINDOWS,
-                                                      position))
+                "counts", (contracts.SKIPPED_WINDOWS, position))
             continue
         if cutoff is not None:
             split = "eval" if position >= cutoff else "train"
-        yield 0, split, example
+        windows.append((split, position, example))
+    validation = rules.latest_validation_positions(
+        [position for split, position, _ in windows if split == "train"],
+        validation_fraction)
+    for split, position, example in windows:
+        if position in validation:
+            split = rules.VALIDATION
+        yield 0, split, example, None
+
+
+def output_splits(validation_fraction):
+    """The splits written: train, validation (if a fraction is given),
+    eval."""
+    return (("train", rules.VALIDATION, "eval") if validation_fraction
+            else rules.SPLITS)
+
+
+def _carve_validation_sequences(examples, fraction, seed):
+    """Relabels the chosen training sequences (see
+    `rules.choose_validation_sequences`) as the validation split."""
+    chosen = (examples
+              | "TrainKeys" >> beam.Filter(lambda t: t[1] == "train")
+              | "Keys" >> beam.Map(lambda t: t[3])
+              | "AllTrainKeys" >> beam.combiners.ToList()
+              | "ChooseValidation" >> beam.Map(
+                  rules.choose_validation_sequences, fraction, seed))
+    return examples | "CarveValidation" >> beam.Map(
+        lambda t, ids: (t[0], rules.VALIDATION if t[1] == "train" and
+                        t[3][0] in ids else t[1], t[2], t[3]),
+        ids=beam.pvalue.AsSingleton(chosen))
 
 
 def _eval_cutoff_line(first_lines, eval_fraction):
@@ -102,7 +151,8 @@ def _eval_cutoff_line(first_lines, eval_fraction):
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Reads the spec's CSV once and emits the train and eval splits."""
+    """Reads the spec's CSV once and emits the train, eval and (with a
+    validation fraction) validation splits."""
 
     def GetInputSourceToExamplePTransform(self):
         raise NotImplementedError("SequenceExampleGen splits in "
@@ -124,8 +174,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         spec = dataclasses.replace(
             spec, csv=csv_paths[0] if len(csv_paths) == 1 else pattern)
 
-        to_examples = (_sequence_examples if spec.mode == "sequences"
-                       else _window_examples)
+        fraction, seed = validation_from_exec_properties(exec_properties)
+        splits = output_splits(fraction)
+        to_examples, options = _sequence_examples, {}
+        if spec.mode == "windows":
+            to_examples, options = _window_examples, {
+                "validation_fraction": fraction}
         results = (
             pipeline
             | "CsvPaths" >> beam.Create(csv_paths)
@@ -133,7 +187,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             | "KeyBySequence" >> beam.Map(
                 lambda line_row: (line_row[1][spec.sequence_id], line_row))
             | "GroupSequences" >> beam.GroupByKey()
-            | "ToExamples" >> beam.FlatMap(to_examples, spec)
+            | "ToExamples" >> beam.FlatMap(to_examples, spec, **options)
             .with_outputs("counts", main="examples"))
         examples = results.examples
         if spec.mode == "sequences" and spec.eval_fraction is not None:
@@ -143,11 +197,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                                  spec.eval_fraction))
             examples = examples | "SplitByTime" >> beam.Map(
                 lambda t, cut: (t[0], "eval" if cut is not None and
-                                t[0] >= cut else "train", t[2]),
+                                t[0] >= cut else "train", t[2], t[3]),
                 cut=beam.pvalue.AsSingleton(cutoff))
+        if spec.mode == "sequences" and fraction:
+            examples = _carve_validation_sequences(examples, fraction, seed)
 
         split_examples, counts = {}, [results.counts]
-        for split in rules.SPLITS:
+        for split in splits:
             split_examples[split] = (
                 examples
                 | f"Select[{split}]" >> beam.Filter(
@@ -177,8 +233,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             examples.set_int_custom_property(key, value)
         logging.info("SequenceExampleGen: %s", report)
         spec = spec_from_exec_properties(exec_properties)
-        for split in rules.SPLITS:
+        fraction, _ = validation_from_exec_properties(exec_properties)
+        for split in output_splits(fraction):
             if not report.get(f"examples_{split}"):
+                hint = (f"; raise --validation-fraction (now {fraction:g}) "
+                        f"or pass 0 with --early-stopping-patience 0"
+                        if split == rules.VALIDATION else "")
                 raise rules.DataError(
                     f"{spec.path}: the split produced no {split} examples "
-                    f"from {spec.csv} (counts: {report})")
+                    f"from {spec.csv} (counts: {report}){hint}")

@@ -1,12 +1,18 @@
 """Live progress of a local run: each component's start and end, printed
-as MLMD records them."""
+as MLMD records them; while one runs, its elapsed time, and the Trainer's
+step and latest validation metric (from its ``progress.json``)."""
 
+import json
 import os
 import threading
+import time
 
 from noisy_rnn.pipeline.ops.run_records import (FINAL_STATES, STATE_NAMES,
                                                 execution_seconds, latest_run,
                                                 node_id, open_store)
+from noisy_rnn.schemas import contracts
+
+HEARTBEAT_SECONDS = 30  # without a live line: "still running" this often
 
 
 class ProgressMonitor(threading.Thread):
@@ -14,13 +20,21 @@ class ProgressMonitor(threading.Thread):
 
     (TFX components reset absl's log level while they run, so watching the
     runner's log lines is unreliable; MLMD's executions are the record.)
+
+    ``status``: shows a live line (a terminal); without it, a running
+    component gets a line every `HEARTBEAT_SECONDS` instead. Each Trainer
+    eval round gets a line either way. ``on_complete(node)`` is called as
+    each component finishes.
     """
 
-    def __init__(self, config, echo, since_ms, interval=0.5):
+    def __init__(self, config, echo, since_ms, interval=0.5, status=None,
+                 on_complete=None):
         super().__init__(daemon=True)
         self.config, self.echo, self.since_ms = config, echo, since_ms
         self.interval, self.done = interval, threading.Event()
         self.nodes, self.finished = {}, set()  # by execution id
+        self.status, self.on_complete = status, on_complete
+        self.rounds, self.heartbeats = {}, {}  # by execution id
 
     def run(self):
         while not self.done.wait(self.interval):
@@ -45,6 +59,45 @@ class ProgressMonitor(threading.Thread):
                     self._report(m.store, execution)
         except Exception:  # pylint: disable=broad-except
             return  # the store is being created or locked; next poll
+        running = [e for e in executions if e.id not in self.finished]
+        for execution in running[-1:]:
+            self._running(execution)
+
+    def _trainer_progress(self, execution):
+        """The Trainer's ``progress.json`` (see
+        `noisy_rnn.pipeline.trainer.progress`), or None."""
+        path = os.path.join(self.config.pipeline_root, "Trainer",
+                            "model_run", str(execution.id),
+                            contracts.PROGRESS_FILE)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def _running(self, execution):
+        node = self.nodes[execution.id]
+        elapsed = time.time() - execution.create_time_since_epoch / 1000
+        line = f"  {node} running {elapsed:.0f} s"  # fits a narrow terminal
+        progress = (self._trainer_progress(execution) if node == "Trainer"
+                    else None)
+        if progress:
+            line += f": step {progress['step']} of {progress['total_steps']}"
+            latest = progress.get("latest")
+            if latest:
+                line += ", " + _validation_text(latest)
+            if latest and progress["rounds"] > self.rounds.get(
+                    execution.id, 0):
+                self.rounds[execution.id] = progress["rounds"]
+                self.echo(f"  {node:<28} step {latest['step']} of "
+                          f"{progress['total_steps']}: "
+                          f"{_validation_text(latest)}")
+        if self.status is not None:
+            self.status(line)
+        elif elapsed - self.heartbeats.get(execution.id, 0) >= \
+                HEARTBEAT_SECONDS:
+            self.heartbeats[execution.id] = elapsed
+            self.echo(line)
 
     def _report(self, store, execution):
         if execution.id in self.finished:
@@ -58,3 +111,11 @@ class ProgressMonitor(threading.Thread):
             self.echo(f"  {self.nodes[execution.id]:<28} "
                       f"{STATE_NAMES[state]:<9} "
                       f"{execution_seconds(execution):6.1f} s")
+            if self.on_complete is not None:
+                self.on_complete(self.nodes[execution.id])
+
+
+def _validation_text(values):
+    """``val_loss 0.41, val_accuracy 0.93`` from an eval round."""
+    return ", ".join(f"{name} {value:.4g}" for name, value in values.items()
+                     if name.startswith("val_"))

@@ -128,8 +128,10 @@ def explain(summary):
     return "not pushed"
 
 
-def retrain(config: PipelineConfig, force=False, echo=print) -> RetrainResult:
-    """One retraining step for ``config`` (which needs ``spans_dir``)."""
+def retrain(config: PipelineConfig, force=False, echo=print,
+            **run_options) -> RetrainResult:
+    """One retraining step for ``config`` (which needs ``spans_dir``);
+    ``run_options`` go to `runner.run` (``status``, ``log_path``)."""
     if not config.spans_dir:
         raise ValueError("retrain needs spans_dir (a folder of span-<N>/)")
     runner.check_local(config)
@@ -149,7 +151,7 @@ def retrain(config: PipelineConfig, force=False, echo=print) -> RetrainResult:
                 f"({state.get('outcome', '')}): nothing to do")
         echo(f"retraining on span {latest} of {config.spans_dir}")
         try:
-            summary = runner.run(config, echo=echo)
+            summary = runner.run(config, echo=echo, **run_options)
         except (AnomaliesFound, DriftFound, DataError) as error:
             # The data is at fault: recorded, not retried until a new span.
             summary = runner.summarize_latest_run(config)

@@ -3,7 +3,8 @@
 While it runs, each component's start and end is printed with its duration
 and state (complete, or cached); afterwards the run is summarised from MLMD:
 per-component state, evaluation metrics, the blessing, the ServingValidator's
-report and the pushed path.
+report and the pushed path. Every run, failed ones included, ends by writing
+the HTML run report (`noisy_rnn.pipeline.ops.report`).
 """
 
 
@@ -15,14 +16,16 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from noisy_rnn.components.serving_validator import \
     executor as serving_validator
 from noisy_rnn.pipeline.config import PipelineConfig
-from noisy_rnn.pipeline.ops import frozen_schema
+from noisy_rnn.pipeline.ops import frozen_schema, report
 from noisy_rnn.pipeline.ops.progress import ProgressMonitor
-from noisy_rnn.pipeline.ops.run_records import (RunSummary, print_summary,
+from noisy_rnn.pipeline.ops.run_records import (RunSummary,
+                                                failed_components,
+                                                print_summary,
                                                 summarize_latest_run)
 from noisy_rnn.pipeline.pipeline import create_pipeline
 
-__all__ = ["RunSummary", "check_local", "print_summary", "run",
-           "summarize_latest_run"]
+__all__ = ["RunSummary", "check_local", "failed_components",
+           "print_summary", "run", "summarize_latest_run"]
 
 
 def check_local(config: PipelineConfig):
@@ -36,24 +39,56 @@ def check_local(config: PipelineConfig):
                              f"folder (URIs are for compile-kubeflow)")
 
 
-def run(config: PipelineConfig, echo=print) -> RunSummary:
-    """Compiles and runs the pipeline; returns its `RunSummary`."""
+def run(config: PipelineConfig, echo=print, status=None,
+        log_path=None) -> RunSummary:
+    """Compiles and runs the pipeline, then writes the run report; returns
+    its `RunSummary`. ``status``: a live progress line (see
+    `ProgressMonitor`); ``log_path``: the run's log, named in the report."""
     check_local(config)
     os.makedirs(config.output, exist_ok=True)
     start = time.perf_counter()
-    monitor = ProgressMonitor(config, echo, since_ms=int(time.time() * 1000))
+    prefetch = report.PredictionPrefetch(config.output)
+    monitor = ProgressMonitor(config, echo, since_ms=int(time.time() * 1000),
+                              status=status,
+                              on_complete=prefetch.node_completed)
     monitor.start()
+    failure = None
     try:
         pipeline = create_pipeline(config)
         # The ServingValidator's clean process imports TensorFlow meanwhile.
         serving_validator.prestart_clean_process()
         LocalDagRunner().run(pipeline)
+    except Exception as error:
+        failure = error
+        raise
     finally:
         serving_validator.stop_prestarted()
         monitor.stop()
+        prefetch.join()
+        if failure is not None:  # a report of what exists, then the error
+            first = (str(failure).strip().splitlines() or [""])[0]
+            written = write_report(config, echo,
+                                   f"{type(failure).__name__}: {first}",
+                                   log_path)
+            if written:
+                echo(f"report: {written[0]} (rendered in {written[1]:.1f} s)")
     summary = summarize_latest_run(config)
     summary.wall_seconds = time.perf_counter() - start
     if frozen_schema.freeze(config, summary):
         echo(f"schema frozen: {config.frozen_schema_path} (later runs "
              f"validate against it; `noisy-rnn export-schema` to curate it)")
+    written = write_report(config, echo, None, log_path)
+    if written:
+        summary.report_path, summary.report_seconds = written
     return summary
+
+
+def write_report(config, echo, error, log_path):
+    """The run report: ``(path, seconds to render)``, or None (said with
+    ``echo``) when it could not be written: the run's outcome stands."""
+    try:
+        return report.write_report(config.output, error=error,
+                                   log_path=log_path)
+    except Exception as failure:  # pylint: disable=broad-except
+        echo(f"report: not written: {type(failure).__name__}: {failure}")
+        return None

@@ -1,5 +1,7 @@
-"""The model: stacked recurrent layers from `noisy_rnn.layers`, an optional
-masked convolutional branch beside them, and a dense head.
+"""The model: for long sequences a learned downsampling front-end
+(`noisy_rnn.pipeline.trainer.front_end`), stacked recurrent layers from
+`noisy_rnn.layers`, an optional masked convolutional branch beside them,
+and a dense head.
 
 The model takes ``{"values": [batch, steps, channels], "mask": [batch,
 steps]}`` (the z-scored channels from Transform, padded, and which steps
@@ -11,6 +13,7 @@ import tf_keras
 
 from noisy_rnn import layers
 from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer.front_end import MaskedDownsampling
 
 
 def recurrent_layer(config: ModelConfig, return_sequences):
@@ -56,9 +59,12 @@ class MaskedConvFeatures(tf_keras.layers.Layer):
 
 
 def build_model(config: ModelConfig, num_channels, num_outputs,
-                make_recurrent=recurrent_layer):
+                make_recurrent=recurrent_layer, downsample=None):
     """Stacked recurrent layers (and, with ``conv_filters``, a
-    `MaskedConvFeatures` branch beside them) and a dense head.
+    `MaskedConvFeatures` branch beside them) and a dense head; with a
+    ``downsample`` factor >= 2 (default ``config.downsample``; 0 there means
+    the Trainer chooses it from the data), a `MaskedDownsampling` front-end
+    (``config.units`` filters) feeds both.
 
     ``num_outputs`` is the number of classes (the head outputs logits) or 1
     for regression (the scaled target). ``make_recurrent(config,
@@ -67,14 +73,19 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     """
     values = tf_keras.Input((None, num_channels), name="values")
     mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
-    hidden = values
+    factor = config.downsample if downsample is None else downsample
+    sequence, sequence_mask = values, mask
+    if factor and factor > 1:
+        sequence, sequence_mask = MaskedDownsampling(
+            config.units, factor, name="downsampling")(values, mask)
+    hidden = sequence
     for index in range(config.layers):
         hidden = make_recurrent(config, index < config.layers - 1)(
-            hidden, mask=mask)
+            hidden, mask=sequence_mask)
     if config.conv_filters:
         hidden = tf_keras.layers.Concatenate()([
             hidden, MaskedConvFeatures(config.conv_filters, name="conv")(
-                values, mask)])
+                sequence, sequence_mask)])
     outputs = tf_keras.layers.Dense(num_outputs, name="head")(hidden)
     return tf_keras.Model({"values": values, "mask": mask}, outputs)
 

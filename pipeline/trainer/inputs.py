@@ -8,14 +8,11 @@ from noisy_rnn.pipeline.trainer import signatures
 from noisy_rnn.schemas import contracts
 
 
-def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
-             batch_size, training, seed=0):
-    """Batches of ``({"values", "mask"}, label)`` from raw examples, through
-    the Transform graph (Transform does not materialize its output).
-
-    The Transform graph runs once per example: its output is cached, then
-    (training) shuffled, repeated and re-batched; eval is one ordered pass.
-    """
+def transformed_examples(file_pattern, data_accessor, tf_transform_output,
+                         spec, batch_size):
+    """One ``({"values", "mask"}, label)`` per raw example, through the
+    Transform graph (Transform does not materialize its output), cached: the
+    graph runs once per example however often the result is read."""
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, num_epochs=1,
@@ -30,11 +27,16 @@ def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
         return ({"values": values, "mask": mask},
                 tf.reshape(transformed[contracts.LABEL_KEY], [-1]))
 
-    dataset = dataset.map(to_model_inputs).unbatch().cache()
+    return dataset.map(to_model_inputs).unbatch().cache()
+
+
+def batched(examples, batch_size, training, seed=0):
+    """Padded batches of `transformed_examples`: shuffled and repeated when
+    ``training``, else one ordered pass."""
     if training:
-        dataset = dataset.shuffle(10000, seed=seed).repeat()
+        examples = examples.shuffle(10000, seed=seed).repeat()
     # Padding (mask False) is only added up to each batch's longest example.
-    dataset = dataset.padded_batch(batch_size).prefetch(2)
+    dataset = examples.padded_batch(batch_size).prefetch(2)
     # No autotuning: its background thread doubles its sleep up to 60 s, and
     # deleting the iterator waits for it to wake up (measured 0-10 s at the
     # end of every training run); the data here is small and cached.
@@ -43,3 +45,11 @@ def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
     return dataset.with_options(options)
 
 
+def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
+             batch_size, training, seed=0):
+    """Batches of ``({"values", "mask"}, label)`` from raw examples (see
+    `transformed_examples` and `batched`)."""
+    return batched(transformed_examples(file_pattern, data_accessor,
+                                        tf_transform_output, spec,
+                                        batch_size),
+                   batch_size, training, seed)

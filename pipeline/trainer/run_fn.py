@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
@@ -12,9 +13,10 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from noisy_rnn.pipeline.config import ModelConfig
-from noisy_rnn.pipeline.trainer import signatures
+from noisy_rnn.pipeline.trainer import front_end, signatures
 from noisy_rnn.pipeline.trainer.architecture import build_model
-from noisy_rnn.pipeline.trainer.inputs import input_fn
+from noisy_rnn.pipeline.trainer.inputs import (batched, input_fn,
+                                               transformed_examples)
 from noisy_rnn.pipeline.trainer.serving_reference import \
     write_serving_reference
 from noisy_rnn.pipeline.trainer.training import train
@@ -23,10 +25,42 @@ from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
 
+def choose_from_data(config: ModelConfig, train_examples):
+    """Resolves the options left to the data (``downsample`` 0) from one
+    pass over ``train_examples`` (`transformed_examples`: one
+    ``({"values", "mask"}, label)`` each). Returns the resolved config and
+    ``{option: {"value", "reason"}}`` for every choice made (empty if the
+    user set them all)."""
+    choices = {}
+    if config.downsample == 0:
+        lengths = np.concatenate([
+            tf.reduce_sum(tf.cast(inputs["mask"], tf.int32), axis=1).numpy()
+            for inputs, _ in train_examples.padded_batch(1024)])
+        factor = front_end.choose_downsampling(lengths)
+        typical = np.percentile(lengths, front_end.LENGTH_QUANTILE)
+        choices["downsample"] = {
+            "value": factor,
+            "reason": (
+                f"{len(lengths)} training examples of {lengths.min()}-"
+                f"{lengths.max()} steps (90th percentile {typical:g}): "
+                + ("within" if factor == 1 else "above")
+                + f" the recurrent layers' target of "
+                f"{front_end.TARGET_STEPS} steps"
+                + ("" if factor == 1 else
+                   f", so every {factor} steps become one")),
+        }
+        config = dataclasses.replace(config, downsample=factor)
+    for option, choice in choices.items():
+        logging.info("chosen from the data: %s = %s (%s)", option,
+                     choice["value"], choice["reason"])
+    return config, choices
+
+
 def run_fn(fn_args: FnArgs):
-    """Trains (early stopping on the eval split unless turned off) and
-    exports the model with noise-free serving signatures (TFX Trainer entry
-    point).
+    """Trains (early stopping on the validation slice carved from train,
+    ``fn_args.eval_files``, unless turned off) and exports the model with
+    noise-free serving signatures (TFX Trainer entry point). The eval split
+    never reaches the Trainer.
 
     ``fn_args.custom_config``: ``{"model": ModelConfig fields, "dataset":
     DatasetSpec fields}``.
@@ -41,19 +75,24 @@ def run_fn(fn_args: FnArgs):
         class_names = [c.decode() if isinstance(c, bytes) else c for c in
                        tf_transform_output.vocabulary_by_name(
                            contracts.LABEL_VOCABULARY)]
+    # Transformed once, cached: read by the data-chosen options, then by
+    # training.
+    train_examples = transformed_examples(
+        fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec,
+        config.batch_size)
+    config, choices = choose_from_data(config, train_examples)
     model = build_model(config, len(spec.features), len(class_names) or 1)
 
     started = warm_start(model, fn_args.base_model)
     logging.info("warm start: %s", started)
-    train_data = input_fn(fn_args.train_files, fn_args.data_accessor,
-                          tf_transform_output, spec, config.batch_size,
-                          training=True, seed=config.seed)
-    eval_data = input_fn(fn_args.eval_files, fn_args.data_accessor,
-                         tf_transform_output, spec, config.batch_size,
-                         training=False)
+    train_data = batched(train_examples, config.batch_size, training=True,
+                         seed=config.seed)
+    validation_data = input_fn(fn_args.eval_files, fn_args.data_accessor,
+                               tf_transform_output, spec, config.batch_size,
+                               training=False)
     config = dataclasses.replace(
         config, train_steps=fn_args.train_steps or config.train_steps)
-    history = train(model, train_data, eval_data, config,
+    history = train(model, train_data, validation_data, config,
                     fn_args.model_run_dir)
 
     # Layer traces are not needed to serve or evaluate: the signatures are.
@@ -68,7 +107,8 @@ def run_fn(fn_args: FnArgs):
         contracts.WARM_START_WEIGHTS))
     for name, values in (
             (contracts.MODEL_CONFIG_FILE, dataclasses.asdict(config)),
-            (contracts.WARM_START_FILE, started)):
+            (contracts.WARM_START_FILE, started),
+            (contracts.DATA_CHOICES_FILE, choices)):
         with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, name),
                                "w") as f:
             json.dump(values, f)

@@ -8,6 +8,7 @@ import tf_keras
 from absl import logging
 
 from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer.progress import TrainingProgress, noise_stds
 from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
 
 
@@ -40,11 +41,13 @@ class _SqueezedMAE(tf_keras.metrics.MeanAbsoluteError):
 
 def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     """Adam on the task loss (plus layer losses, e.g. the std prior), with
-    an eval pass every ``eval_every`` steps, early stopping on the eval loss
-    and the best weights restored (with ``ema_decay``, the averaged weights
+    a pass over ``eval_data`` (the validation slice) every ``eval_every``
+    steps, early stopping on its loss and the best weights restored (with ``ema_decay``, the averaged weights
     are the ones evaluated and kept). With ``early_stopping_patience`` 0 it
     runs every step and keeps the last weights: the eval rounds are only
-    logged. Returns the history of eval rounds.
+    logged. Returns the history of eval rounds (with each trainable noise
+    std, ``noise_std_<layer>``); ``progress.json`` in ``log_dir`` follows
+    the steps while it runs.
 
     A plain loop in ``tf.function(autograph=False)``: same maths as
     ``model.fit``, without ~15 s of AutoGraph conversion of Keras' training
@@ -78,9 +81,11 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     history = {"step": [], "train_loss": [], "val_loss": [],
                f"val_{metric.name}": []}
     best_loss, best_weights, rounds_without_gain = math.inf, None, 0
+    progress = TrainingProgress(log_dir, config.train_steps)
     batches = iter(train_data)
     for step in range(1, config.train_steps + 1):
         train_loss = train_step(*next(batches))
+        progress.step(step)
         if step % config.eval_every and step != config.train_steps:
             continue
         eval_loss.reset_state()
@@ -90,14 +95,16 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
                 eval_step(inputs, labels)
         values = {"step": step, "train_loss": float(train_loss),
                   "val_loss": float(eval_loss.result()),
-                  f"val_{metric.name}": float(metric.result())}
+                  f"val_{metric.name}": float(metric.result()),
+                  **noise_stds(model)}
+        progress.eval_round(values)
         logging.info("step %d: %s", step, values)
         with writer.as_default(step=step):
             for name, value in values.items():
                 if name != "step":
                     tf.summary.scalar(name, value)
         for name, value in values.items():
-            history[name].append(value)
+            history.setdefault(name, []).append(value)
         if not config.early_stopping_patience:
             continue
         if values["val_loss"] < best_loss:

@@ -15,6 +15,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from browser import open_report
 from clean_process import probe_saved_model
 from conftest import SHORT
 
@@ -96,6 +97,19 @@ def test_anomalies_stop_the_run_before_training(tmp_path):
     assert summary.states["AnomaliesGate"] == "failed"
     assert "Trainer" not in summary.states
     assert not os.path.exists(config.serving_dir)
+    # The run report shows what exists and names what is missing.
+    probe, errors = open_report(os.path.join(config.output, "report",
+                                             "index.html"))
+    assert errors == []
+    assert "the run failed at AnomaliesGate" in probe["text"]
+    assert "AnomaliesFound: " in probe["text"]
+    assert "Not available: training (the Trainer did not finish)" in \
+        probe["text"]
+    assert probe["title"].startswith("japanese_vowels: run of ")
+    assert re.search(r"components that did not run: .*Transform, Trainer, "
+                     r"Evaluator, ServingValidator, Pusher", probe["text"])
+    assert "Nothing pushed yet" in probe["text"]
+    assert all(image["varied"] for image in probe["images"])
 
 
 def write_sequences_csv(path, rng):

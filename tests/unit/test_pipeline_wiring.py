@@ -1,12 +1,14 @@
-"""Pipeline wiring that needs no run: Beam arguments and the Evaluator's
-metrics."""
+"""Pipeline wiring that needs no run: Beam arguments, which split chooses
+the model, and the Evaluator's metrics and thresholds."""
+
+import json
 
 import numpy as np
 import pytest
 import tf_keras
 
-from noisy_rnn.pipeline.config import PipelineConfig
-from noisy_rnn.pipeline.pipeline import beam_args, create_pipeline
+from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.pipeline import beam_args, create_pipeline, eval_config
 from noisy_rnn.pipeline.trainer import metrics
 
 SPEC = "japanese_vowels"
@@ -90,3 +92,57 @@ def test_every_spelling_of_the_direct_runner_needs_no_package(tmp_path,
                                                               runner):
     given = [f"--runner={runner}"]
     assert beam_args(_config(tmp_path, *given)) == given
+
+
+def _node(pipeline, node_id):
+    [node] = [c for c in pipeline.components if c.id == node_id]
+    return node
+
+
+def test_model_selection_uses_the_validation_slice_not_eval(tmp_path):
+    pipeline = create_pipeline(_config(tmp_path))
+    example_gen = _node(pipeline, "SequenceExampleGen")
+    output = json.loads(example_gen.exec_properties["output_config"])
+    assert [s["name"] for s in output["split_config"]["splits"]] == [
+        "train", "validation", "eval"]
+    trainer = _node(pipeline, "Trainer")
+    assert json.loads(trainer.exec_properties["eval_args"])["splits"] == [
+        "validation"]
+    evaluator = _node(pipeline, "Evaluator")
+    assert json.loads(evaluator.exec_properties["example_splits"]) == ["eval"]
+
+
+def test_no_validation_slice_needs_early_stopping_off(tmp_path):
+    with pytest.raises(ValueError, match=r"--validation-fraction: 0 leaves "
+                                         r"early stopping nothing to watch.*"
+                                         r"--early-stopping-patience 0"):
+        PipelineConfig(dataset=SPEC, output=str(tmp_path),
+                       model=ModelConfig(validation_fraction=0))
+    config = PipelineConfig(dataset=SPEC, output=str(tmp_path),
+                            model=ModelConfig(validation_fraction=0,
+                                              early_stopping_patience=0))
+    trainer = _node(create_pipeline(config), "Trainer")
+    assert json.loads(trainer.exec_properties["eval_args"])["splits"] == [
+        "train"]
+
+
+def _naive_thresholds(config):
+    [metrics_spec] = eval_config(config).metrics_specs
+    return {json.loads(m.config)["forecast"]: (
+        json.loads(m.config)["position"],
+        m.threshold.value_threshold.upper_bound.value
+        if m.HasField("threshold") else None)
+        for m in metrics_spec.metrics
+        if m.class_name == "NaiveForecastComparison"}
+
+
+def test_evaluator_holds_a_forecast_below_the_naive_ones(tmp_path):
+    config = PipelineConfig(dataset="co2", output=str(tmp_path))
+    # window 52, horizon 1, season 52: one season back is the first step.
+    assert _naive_thresholds(config) == {
+        "persistence": (-1, pytest.approx(1)),
+        "seasonal_naive": (0, pytest.approx(1))}
+    config.beat_naive = False
+    assert _naive_thresholds(config) == {"persistence": (-1, None),
+                                         "seasonal_naive": (0, None)}
+    assert _naive_thresholds(_config(tmp_path)) == {}  # classification

@@ -27,23 +27,23 @@ def make_spec(tmp_path, rows, mode="sequences", split="{column: split}",
     return load_spec(tmp_path / "dataset.yaml")
 
 
-def exec_properties(spec):
+def exec_properties(spec, **component_args):
     """The component's exec properties as the launcher hands them over."""
-    component = SequenceExampleGen(dataset=spec)
+    component = SequenceExampleGen(dataset=spec, **component_args)
     return {key: proto_utils.proto_to_json(value)
             if hasattr(value, "DESCRIPTOR") else value
             for key, value in component.exec_properties.items()}
 
 
-def run_executor(spec, tmp_path):
+def run_executor(spec, tmp_path, **component_args):
     """Runs the real executor; returns (examples per split, report)."""
-    properties = exec_properties(spec)
+    properties = exec_properties(spec, **component_args)
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
     os.makedirs(examples.uri)
     executor.Executor().Do({}, {"examples": [examples]}, properties)
     out = {}
-    for split in ("train", "eval"):
+    for split in ("train", "validation", "eval"):
         files = glob.glob(os.path.join(examples.uri, f"Split-{split}", "*"))
         out[split] = [tf.train.Example.FromString(r.numpy()) for r in
                       tf.data.TFRecordDataset(files, compression_type="GZIP")]
@@ -193,3 +193,61 @@ def test_a_span_file_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
                                         r"UTF-8 text"):
         list(executor._read_rows(str(tmp_path / "span-2" / "data.csv"),
                                  spec))
+
+
+def sequence_ids(examples):
+    return sorted(e.features.feature["sequence_id"].bytes_list.value[0]
+                  .decode() for e in examples)
+
+
+def test_validation_sequences_are_carved_from_train_by_class(tmp_path):
+    """Sequences mode: 15 % of each class's training sequences (rounded)
+    move to the validation split, eval is untouched, and the choice follows
+    the seed, not the file order."""
+    rows = [[f"{kind}{i}", t, i, t, kind, "eval" if i >= 20 else "train"]
+            for kind in "xy" for i in range(24) for t in range(3)]
+    spec = make_spec(tmp_path, rows)
+    out, report = run_executor(spec, tmp_path / "a", validation_fraction=0.15)
+    assert report == {"examples_train": 34, "examples_validation": 6,
+                      "examples_eval": 8, "sequences": 48}
+    validation = sequence_ids(out["validation"])
+    assert [i[0] for i in validation].count("x") == 3
+    assert not set(validation) & set(sequence_ids(out["train"]))
+    assert sequence_ids(out["eval"]) == sorted(
+        f"{k}{i}" for k in "xy" for i in range(20, 24))
+    again, _ = run_executor(spec, tmp_path / "b", validation_fraction=0.15)
+    assert sequence_ids(again["validation"]) == validation
+    reseeded, _ = run_executor(spec, tmp_path / "c", validation_fraction=0.15,
+                               seed=1)
+    assert sequence_ids(reseeded["validation"]) != validation
+
+
+def test_validation_windows_are_the_latest_training_windows(tmp_path):
+    """Windows mode: the validation slice is the latest part in time of
+    each series' training windows, between train and eval."""
+    rows = [[s, t, t, -t, 10 * t, ""] for s in ("p", "q") for t in range(24)]
+    spec = make_spec(tmp_path, rows, mode="windows", task="regression",
+                     split="{eval_fraction: 0.25}",
+                     extra="window: 3\nhorizon: 1\n")
+    out, report = run_executor(spec, tmp_path, validation_fraction=0.2)
+    # Per series: 21 windows, targets 3..23; eval from position 18.
+    assert (report["examples_train"], report["examples_validation"],
+            report["examples_eval"]) == (24, 6, 12)
+
+    def targets(split, series):
+        return sorted(e.features.feature["target_step"].int64_list.value[0]
+                      for e in out[split] if e.features.feature[
+                          "sequence_id"].bytes_list.value[0] == series)
+    for series in (b"p", b"q"):
+        assert targets("train", series) == list(range(3, 15))
+        assert targets("validation", series) == [15, 16, 17]
+        assert targets("eval", series)[0] == 18
+
+
+def test_an_empty_validation_slice_names_the_option(tmp_path):
+    rows = [[f"s{i}", t, t, t, "x", "eval" if i == 2 else "train"]
+            for i in range(3) for t in range(3)]
+    with pytest.raises(DataError, match=r"produced no validation examples.*"
+                                        r"raise --validation-fraction"):
+        run_executor(make_spec(tmp_path, rows), tmp_path,
+                     validation_fraction=0.1)

@@ -114,6 +114,46 @@ def test_forecast_change_is_validated_by_line_and_key(tmp_path, extra,
         load_spec(tmp_path / "dataset.yaml")
 
 
+def forecast_spec(tmp_path, extra="", features="[a, y]"):
+    """A windows-mode regression spec; the label ``y`` is a feature unless
+    ``features`` says otherwise."""
+    (tmp_path / "x.csv").write_text("id,t,a,y\n")
+    (tmp_path / "dataset.yaml").write_text(
+        "name: x\ncsv: x.csv\nmode: windows\nsequence_id: id\nstep: t\n"
+        f"features: {features}\nlabel: y\ntask: regression\n"
+        "split: {eval_fraction: 0.2}\nwindow: 8\nhorizon: 2\n" + extra)
+    return tmp_path / "dataset.yaml"
+
+
+def test_forecast_change_defaults_on_when_the_label_is_a_feature(tmp_path):
+    assert load_spec(forecast_spec(tmp_path)).forecast_change is True
+    assert load_spec(forecast_spec(tmp_path, "forecast_change: false\n")
+                     ).forecast_change is False
+    own = load_spec(forecast_spec(tmp_path, features="[a]"))
+    assert own.forecast_change is False and not own.forecasts_own_channel
+
+
+@pytest.mark.parametrize("season, message", [
+    ("0", "must be a positive integer"),
+    ("1", r"needs horizon \(2\) <= season <= window \+ horizon - 1 \(9\), "
+          r"got 1"),
+    ("10", r"got 10"),
+])
+def test_season_must_put_its_value_inside_the_window(tmp_path, season,
+                                                     message):
+    with pytest.raises(SpecError, match=r"line 12: key 'season': .*" +
+                       message):
+        load_spec(forecast_spec(tmp_path, f"season: {season}\n"))
+    assert load_spec(forecast_spec(tmp_path, "season: 9\n")).season == 9
+
+
+def test_season_needs_a_forecast_of_the_labels_own_channel(tmp_path):
+    with pytest.raises(SpecError, match=r"key 'season': needs mode "
+                                        r"'windows', task 'regression' and "
+                                        r"the label among the features"):
+        load_spec(forecast_spec(tmp_path, "season: 4\n", features="[a]"))
+
+
 def test_drift_thresholds_per_feature_and_label(tmp_path):
     path = write(tmp_path, GOOD + "drift_thresholds:\n  a: 0.3\n  y: 0\n")
     assert load_spec(path).drift_thresholds == {"a": 0.3, "y": 0.0}

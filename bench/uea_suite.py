@@ -1,0 +1,203 @@
+"""Public UEA/UCR benchmark suite: the default pipeline against 1-NN
+Euclidean and 1-NN DTW on the archive's own train/test splits.
+
+The `.ts` files come from the `sktime` wheel on PyPI (`pip download
+--no-deps sktime==1.2.0`, sha256 checked; the wheel bundles these archive
+datasets under ``sktime/datasets/data/``), converted by
+``data/convert_uea.py`` into long CSVs and specs under ``--work``. For each
+dataset it prints the pipeline's test accuracy per seed (model selection on
+its validation slice, never on test) and wall time per run, and the 1-NN
+accuracies computed here on the same splits (z-normalised as the archive
+ships them; DTW with a Sakoe-Chiba band of ``--window`` of the length for
+equal-length data, unconstrained for variable-length data; Euclidean only
+for equal lengths).
+
+Usage:
+    .venv/bin/python bench/uea_suite.py --work /tmp/uea [--datasets GunPoint ...]
+        [--seeds 0 1 2] [--baselines-only] [--window 0.1]
+"""
+
+import argparse
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "data"))
+from convert_uea import convert, parse_ts  # noqa: E402  pylint: disable=wrong-import-position
+
+WHEEL = "sktime-1.2.0-py3-none-any.whl"
+WHEEL_SHA256 = ("dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d"
+                "90e4ae")
+DATASETS = ("JapaneseVowels", "ArrowHead", "GunPoint", "ItalyPowerDemand",
+            "OSULeaf", "ACSF1")
+
+
+def fetch_archive(work):
+    """The datasets' `.ts` files under ``work/ts/<name>/`` (downloaded once,
+    checksum verified)."""
+    wheel = os.path.join(work, WHEEL)
+    if not os.path.exists(wheel):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                        "--quiet", "sktime==1.2.0", "-d", work], check=True)
+    with open(wheel, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != WHEEL_SHA256:
+        raise SystemExit(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256}")
+    target = os.path.join(work, "ts")
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            parts = name.split("/")
+            if name.endswith(".ts") and parts[-2] in DATASETS:
+                path = os.path.join(target, parts[-2], parts[-1])
+                if not os.path.exists(path):
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "wb") as out:
+                        out.write(archive.read(name))
+    return target
+
+
+def load(ts_dir, name):
+    """``(train_series, train_labels, test_series, test_labels)``; each
+    series a float array ``[steps, channels]``."""
+    def read(part):
+        series = list(parse_ts(os.path.join(ts_dir, name,
+                                            f"{name}_{part}.ts")))
+        return ([np.array(c, dtype=np.float64).T for c, _ in series],
+                np.array([label for _, label in series]))
+    return (*read("TRAIN"), *read("TEST"))
+
+
+def dtw_to_all(query, references, window=None):
+    """DTW distances (sum of squared differences along the best path) from
+    ``query [La, C]`` to each of ``references`` (``[Lb_n, C]``), computed
+    along anti-diagonals for all references at once; ``window``: a
+    Sakoe-Chiba band half-width in steps (None: unconstrained)."""
+    count, length_a = len(references), len(query)
+    lengths_b = np.array([len(r) for r in references])
+    length_b = lengths_b.max()
+    padded = np.zeros((count, length_b, query.shape[1]))
+    for n, reference in enumerate(references):
+        padded[n, :len(reference)] = reference
+    beyond = np.arange(length_b)[None, :] >= lengths_b[:, None]
+    previous2 = np.full((count, length_a), np.inf)
+    previous1 = np.full((count, length_a), np.inf)
+    result = np.full(count, np.inf)
+    finish = length_a - 1 + lengths_b - 1  # the end cell's diagonal
+    for k in range(length_a + length_b - 1):
+        i = np.arange(max(0, k - length_b + 1), min(length_a - 1, k) + 1)
+        j = k - i
+        if window is not None:
+            keep = np.abs(i - j) <= window
+            i, j = i[keep], j[keep]
+        current = np.full((count, length_a), np.inf)
+        if i.size:
+            cost = ((query[i][None] - padded[:, j]) ** 2).sum(-1)
+            cost[beyond[:, j]] = np.inf
+            if k == 0:
+                best = np.zeros_like(cost)
+            else:
+                up = np.where(i >= 1, previous1[:, np.maximum(i - 1, 0)],
+                              np.inf)
+                left = previous1[:, i]
+                diagonal = np.where(i >= 1,
+                                    previous2[:, np.maximum(i - 1, 0)],
+                                    np.inf)
+                best = np.minimum(np.minimum(up, left), diagonal)
+            current[:, i] = cost + best
+        done = finish == k
+        result[done] = current[done, length_a - 1]
+        previous2, previous1 = previous1, current
+    return result
+
+
+def one_nn_accuracy(train, train_labels, test, test_labels, distance):
+    correct = 0
+    for series, label in zip(test, test_labels):
+        correct += train_labels[np.argmin(distance(series, train))] == label
+    return correct / len(test)
+
+
+def euclidean_to_all(query, references):
+    return np.array([((query - r) ** 2).sum() for r in references])
+
+
+def baselines(ts_dir, name, window_fraction):
+    train, train_labels, test, test_labels = load(ts_dir, name)
+    lengths = {len(s) for s in train + test}
+    equal = len(lengths) == 1
+    window = (max(1, round(window_fraction * max(lengths)))
+              if equal and window_fraction < 1 else None)
+    result = {"series": f"{len(train)} train / {len(test)} test",
+              "steps": f"{min(lengths)}-{max(lengths)}",
+              "channels": train[0].shape[1]}
+    start = time.perf_counter()
+    result["1nn_ed"] = (one_nn_accuracy(train, train_labels, test,
+                                        test_labels, euclidean_to_all)
+                        if equal else None)
+    result["1nn_dtw"] = one_nn_accuracy(
+        train, train_labels, test, test_labels,
+        lambda q, refs: dtw_to_all(q, refs, window))
+    result["dtw_window"] = window
+    result["baseline_seconds"] = time.perf_counter() - start
+    return result
+
+
+def pipeline_accuracy(spec, output, seeds):
+    """Test accuracy and wall seconds per seed of the default pipeline."""
+    from noisy_rnn.pipeline.config import (  # pylint: disable=import-outside-toplevel
+        ModelConfig, PipelineConfig)
+    from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
+    runs = []
+    for seed in seeds:
+        config = PipelineConfig(dataset=spec, output=output,
+                                model=ModelConfig(seed=seed))
+        start = time.perf_counter()
+        summary = runner.run(config, echo=lambda _: None)
+        runs.append((summary.metrics.get("sparse_categorical_accuracy"),
+                     time.perf_counter() - start,
+                     summary.data_choices.get("downsample", {}).get("value")))
+    return runs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--window", type=float, default=0.1,
+                        help="DTW band as a fraction of the length "
+                             "(equal-length data); 1: unconstrained")
+    parser.add_argument("--baselines-only", action="store_true")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    ts_dir = fetch_archive(args.work)
+    for name in args.datasets:
+        found = baselines(ts_dir, name, args.window)
+        line = (f"{name}: {found['series']}, {found['steps']} steps, "
+                f"{found['channels']} channel(s); 1-NN ED "
+                f"{'n/a' if found['1nn_ed'] is None else format(found['1nn_ed'], '.3f')}"
+                f", 1-NN DTW {found['1nn_dtw']:.3f} (band "
+                f"{found['dtw_window'] or 'none'}; "
+                f"{found['baseline_seconds']:.0f} s)")
+        if not args.baselines_only:
+            spec, _ = convert(os.path.join(ts_dir, name), name,
+                              os.path.join(args.work, "specs", name))
+            runs = pipeline_accuracy(spec, os.path.join(args.work, "runs",
+                                                        name), args.seeds)
+            accuracies = [a for a, _, _ in runs]
+            line += (f"; pipeline {' '.join(f'{a:.3f}' for a in accuracies)}"
+                     f" (mean {statistics.mean(accuracies):.3f}), "
+                     f"{' '.join(f'{s:.0f}' for _, s, _ in runs)} s, "
+                     f"downsample {runs[0][2]}")
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Long sequences through the real pipeline: the Trainer chooses the
+front-end's downsampling factor from the training lengths (and records
+why), short sequences get none, and the exported model still serves
+noise-free and deterministically."""
+
+import json
+import os
+import re
+
+from conftest import SHORT
+from repo_files import load_script
+
+from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.ops import runner
+from noisy_rnn.schemas import contracts
+
+
+def data_choices(config):
+    """The Trainer's recorded choices of the latest run."""
+    root = os.path.join(config.pipeline_root, "Trainer", "model_run")
+    latest = max(os.listdir(root), key=int)
+    with open(os.path.join(root, latest, contracts.DATA_CHOICES_FILE),
+              encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_short_sequences_get_no_downsampling(japanese_vowels):
+    config, _ = japanese_vowels
+    choice = data_choices(config)["downsample"]
+    assert choice["value"] == 1
+    assert re.match(r"225 training examples of 7-\d\d steps", choice["reason"])
+
+
+def test_long_sequences_are_downsampled_near_the_target(tmp_path):
+    synthetic = load_script("data/synthetic.py")
+    spec = synthetic.write_dataset(tmp_path / "long", count=150,
+                                   steps=(400, 601))
+    config = PipelineConfig(dataset=spec, output=str(tmp_path / "run"),
+                            model=ModelConfig(**SHORT))
+    summary = runner.run(config)
+    choice = data_choices(config)["downsample"]
+    assert summary.data_choices == data_choices(config)  # printed too
+    # 90th percentile of 400-600 steps: ~580 -> 6 steps become one.
+    assert choice["value"] == 6, choice
+    assert "every 6 steps become one" in choice["reason"]
+    assert summary.serving_blessed is True  # noise-free, deterministic
+    assert summary.metrics["sparse_categorical_accuracy"] > 0.8
+    assert summary.pushed_path

@@ -1,0 +1,141 @@
+"""The Flink set-up's refusals, without a cluster: each is one line naming
+what is wrong, where, and how to fix it; and how `--runner flink` maps onto
+the pipeline's Beam arguments."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from noisy_rnn.pipeline.config import PipelineConfig
+from noisy_rnn.pipeline.ops import flink_cluster
+from noisy_rnn.pipeline.pipeline import (BEAM_COMPONENTS,
+                                         DIRECT_RUNNER_ARGS, beam_args,
+                                         beam_components, create_pipeline,
+                                         is_direct)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_master_says_where_and_how_to_fix():
+    port = _free_port()
+    with pytest.raises(flink_cluster.FlinkError,
+                       match=f"Flink is not reachable at localhost:{port} "
+                             f".*noisy-rnn flink start.*--flink-master"):
+        flink_cluster.check_reachable(f"localhost:{port}", timeout=2)
+
+
+def test_a_port_that_is_not_flink_is_named():
+    server = socket.socket()
+    server.bind(("localhost", 0))
+    server.listen()
+    address = f"localhost:{server.getsockname()[1]}"
+
+    def answer():  # an HTTP server, but not Flink's REST API
+        connection, _ = server.accept()
+        connection.recv(1024)
+        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/"
+                           b"json\r\n\r\n{\"hello\": 1}")
+        connection.close()
+    import threading
+    thread = threading.Thread(target=answer)
+    thread.start()
+    with pytest.raises(flink_cluster.FlinkError,
+                       match=f"{address} answers, but not as Flink"):
+        flink_cluster.check_reachable(address, timeout=5)
+    thread.join()
+    server.close()
+
+
+def test_master_without_a_port_is_refused():
+    with pytest.raises(flink_cluster.FlinkError, match="expected HOST:PORT"):
+        flink_cluster.check_reachable("flinkhost")
+
+
+def test_missing_java_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(flink_cluster.FlinkError,
+                       match="Java not found.*JAVA_HOME.*openjdk-17"):
+        flink_cluster.java_home()
+
+
+def test_job_server_not_obtainable_without_maven(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOISY_RNN_FLINK_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mvn
+    with pytest.raises(flink_cluster.FlinkError,
+                       match="job server is not in .*Maven \\(mvn\\) is not "
+                             "on PATH.*install maven"):
+        flink_cluster.fetch_job_server(echo=lambda _: None)
+
+
+def test_runner_flink_without_a_local_cluster_says_to_start_one(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv("NOISY_RNN_FLINK_DIR", str(tmp_path))
+    with pytest.raises(flink_cluster.FlinkError,
+                       match="no local cluster.*noisy-rnn flink start"):
+        flink_cluster.beam_args()
+
+
+def test_cli_refuses_an_unreachable_master_in_one_line(tmp_path):
+    port = _free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "noisy_rnn.pipeline.cli", "run",
+         "--dataset", "japanese_vowels", "--output", str(tmp_path / "run"),
+         "--runner", "flink", "--flink-master", f"localhost:{port}"],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: Flink is not reachable at "
+                                    f"localhost:{port}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # nothing ran, nothing pushed
+
+
+def test_local_workers_need_no_worker_package_a_remote_runner_does(
+        tmp_path):
+    args = ["--runner=PortableRunner", "--job_endpoint=localhost:1",
+            "--environment_type=EXTERNAL", "--environment_config=localhost:2"]
+    local = PipelineConfig(dataset="japanese_vowels", output=str(tmp_path),
+                           beam_pipeline_args=args, workers_local=True)
+    assert beam_args(local) == args
+    with pytest.raises(ValueError, match="PortableRunner's workers need"):
+        beam_args(PipelineConfig(dataset="japanese_vowels",
+                                 output=str(tmp_path),
+                                 beam_pipeline_args=args))
+
+
+def test_off_the_direct_runner_jobs_are_named_and_kept_ones_stay(
+        tmp_path):
+    config = PipelineConfig(dataset="japanese_vowels", output=str(tmp_path),
+                            beam_pipeline_args=["--runner=PortableRunner"],
+                            workers_local=True,
+                            direct_components=["Evaluator"])
+    beam = {c.id: c.executor_spec.beam_pipeline_args
+            for c in beam_components(create_pipeline(config).components)}
+    assert sorted(beam) == sorted(BEAM_COMPONENTS)
+    for name, args in beam.items():
+        # The pipeline's arguments first, then the component's: they win.
+        assert args == ["--runner=PortableRunner",
+                        f"--job_name=japanese_vowels-{name}"] + (
+            list(DIRECT_RUNNER_ARGS) if name == "Evaluator" else [])
+    options = PipelineOptions(beam["Evaluator"]).get_all_options()
+    assert options["runner"] == "DirectRunner"
+    assert options["environment_type"].startswith("beam:env:embedded")
+    assert is_direct(beam["Evaluator"])
+    direct = PipelineConfig(dataset="japanese_vowels", output=str(tmp_path))
+    for component in beam_components(create_pipeline(direct).components):
+        assert not component.executor_spec.beam_pipeline_args
+
+
+def test_an_unknown_direct_component_is_named(tmp_path):
+    config = PipelineConfig(dataset="japanese_vowels", output=str(tmp_path),
+                            beam_pipeline_args=["--runner=PortableRunner"],
+                            workers_local=True, direct_components=["Trainer"])
+    with pytest.raises(ValueError, match="--direct-component Trainer: not a "
+                                         "Beam component.*Evaluator"):
+        create_pipeline(config)
