@@ -441,6 +441,13 @@ def status():
     if state is None:
         return None, ["not started"]
     problems = []
+    # The processes first: for a few seconds after a TaskManager dies, the
+    # JobManager still counts its slots (until its heartbeat times out).
+    running = flink_pids()
+    for role, name in (("jobmanager", "JobManager"),
+                       ("taskmanager", "TaskManager")):
+        if role not in running:
+            problems.append(f"{name}: not running")
     try:
         overview = rest_get(state["rest"], "/overview", 2)
         if overview.get("slots-total", 0) < SLOTS:
