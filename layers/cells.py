@@ -86,12 +86,13 @@ class _CarriedStateCellMixin:
         """The stock cell's step: ``(output, new_states)`` without noise."""
         return super().call(inputs, states, training=training)
 
-    def perturb_states(self, states, perturbations):
+    def perturb_states(self, states, perturbations, perturber):
         """Applies one step of pre-drawn noise, one perturbation per noisy
-        state, in state order; the other states pass through."""
+        state, in state order, with ``perturber`` (from
+        ``carried_state_noise.perturber()``); the other states pass
+        through."""
         perturbations = iter(perturbations)
-        noise = self.carried_state_noise
-        return [noise.perturb(state, next(perturbations)) if noisy else state
+        return [perturber(state, next(perturbations)) if noisy else state
                 for state, noisy in zip(states, self.noisy_state_flags)]
 
     def call(self, inputs, states, training=None):

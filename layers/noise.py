@@ -107,6 +107,26 @@ class StdPriorRegularizer(tf_keras.regularizers.Regularizer):
         return {"prior_std": self.prior_std, "strength": self.strength}
 
 
+def standard_normal(shape, dtype=tf.float32):
+    """N(0, 1) samples of ``shape`` by the Box-Muller transform of uniforms.
+
+    Exact, like `tf.random.normal` (which also transforms Philox uniforms),
+    but built from `tf.random.uniform` and elementwise ops, which use every
+    core: measured 1.6x faster than `tf.random.normal` for a sequence's
+    noise on a 2-core CPU (`bench/layers_bench.py --draws`). Each pair of
+    uniforms ``(u1, u2)`` gives two independent normals,
+    ``sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi u2)``.
+    """
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    size = tf.reduce_prod(shape)
+    pairs = (size + 1) // 2
+    uniform = tf.random.uniform(tf.stack([2, pairs]), dtype=dtype)
+    radius = tf.sqrt(-2.0 * tf.math.log1p(-uniform[0]))
+    angle = (2.0 * math.pi) * uniform[1]
+    normals = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], 0)
+    return tf.reshape(normals[:size], shape)
+
+
 def apply_when_training(training, fn, value):
     """Returns ``fn(value)`` in training and ``value`` otherwise.
 
@@ -127,7 +147,8 @@ class CarriedStateNoise(tf_keras.layers.Layer):
 
     The noise is drawn in two steps so a recurrent layer can sample a whole
     sequence of it in one op outside its time loop: `perturbation(shape)`
-    draws it, `perturb(state, perturbation)` applies one step of it.
+    draws it, `perturber()` returns the function that applies one step of
+    it.
 
     Args:
       family: ``"additive"`` or ``"multiplicative"``.
@@ -175,20 +196,36 @@ class CarriedStateNoise(tf_keras.layers.Layer):
         return tf.constant(self.initial_std, dtype)
 
     def perturbation(self, shape, dtype=tf.float32):
-        """Draws noise of ``shape``, in the form `perturb` applies."""
-        scaled = self.std(dtype) * tf.random.normal(shape, dtype=dtype)
+        """Draws noise of ``shape``, in the form `perturber` applies: scaled
+        by a fixed std here; unit normals when the std is trained (scaled in
+        each step, so the std's gradient is summed step by step instead of
+        through a gradient as large as the noise)."""
+        normals = standard_normal(shape, dtype)
+        if self.trainable_std:
+            return normals
+        scaled = self.std(dtype) * normals
         return 1.0 + scaled if self.family == "multiplicative" else scaled
 
-    def perturb(self, state, perturbation):
-        """Applies a `perturbation` (same shape as ``state``) to ``state``."""
-        if self.family == "multiplicative":
-            return state * perturbation
-        return state + perturbation
+    def perturber(self, dtype=tf.float32):
+        """Returns ``apply(state, perturbation)``, one step of noise drawn by
+        `perturbation`; the std is read here, once, not at every step."""
+        std = self.std(dtype) if self.trainable_std else None
+        multiplicative = self.family == "multiplicative"
+
+        def apply(state, perturbation):
+            if std is not None:
+                perturbation = std * perturbation
+                return state + state * perturbation if multiplicative \
+                    else state + perturbation
+            return state * perturbation if multiplicative \
+                else state + perturbation
+
+        return apply
 
     def add_to(self, state):
         """Returns ``state`` with freshly drawn noise (no training check)."""
-        return self.perturb(state, self.perturbation(tf.shape(state),
-                                                     state.dtype))
+        return self.perturber(state.dtype)(
+            state, self.perturbation(tf.shape(state), state.dtype))
 
     def call(self, inputs, training=None):
         return apply_when_training(training, self.add_to, inputs)

@@ -123,6 +123,7 @@ class _NoisyStateLayerMixin:
         perturbations = [
             cell.carried_state_noise.perturbation(noise_shape, inputs.dtype)
             for noisy in cell.noisy_state_flags if noisy]
+        perturber = cell.carried_state_noise.perturber(inputs.dtype)
         self._maybe_reset_cell_dropout_mask(cell)
 
         def step(step_inputs, states):
@@ -130,7 +131,7 @@ class _NoisyStateLayerMixin:
             _, new_states = cell.noise_free_call(inputs_t, states,
                                                  training=True)
             new_states = cell.perturb_states(tf.nest.flatten(new_states),
-                                             perturbations_t)
+                                             perturbations_t, perturber)
             return new_states[0], new_states
 
         timesteps = backend.int_shape(inputs)[0 if self.time_major else 1]
