@@ -149,21 +149,44 @@ def baselines(ts_dir, name, window_fraction):
     return result
 
 
-def pipeline_accuracy(spec, output, seeds):
-    """Test accuracy and wall seconds per seed of the default pipeline."""
+def pipeline_accuracy(spec, output, seeds, model_options=None):
+    """Test accuracy, wall seconds and the data's choices per seed of the
+    default pipeline (with ``model_options``, `ModelConfig` fields, set)."""
     from noisy_rnn.pipeline.config import (  # pylint: disable=import-outside-toplevel
         ModelConfig, PipelineConfig)
     from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
     runs = []
     for seed in seeds:
-        config = PipelineConfig(dataset=spec, output=output,
-                                model=ModelConfig(seed=seed))
+        # A folder per seed: in a shared one, a later seed would warm-start
+        # from the model an earlier one pushed.
+        config = PipelineConfig(dataset=spec,
+                                output=os.path.join(output, f"seed{seed}"),
+                                model=ModelConfig(seed=seed,
+                                                  **(model_options or {})))
         start = time.perf_counter()
         summary = runner.run(config, echo=lambda _: None)
         runs.append((summary.metrics.get("sparse_categorical_accuracy"),
                      time.perf_counter() - start,
                      summary.data_choices.get("downsample", {}).get("value")))
     return runs
+
+
+def parse_model_options(pairs):
+    """``["batch_size=8"]`` -> ``{"batch_size": 8}``, each value converted
+    to its `ModelConfig` field's type; SystemExit naming a bad pair."""
+    import dataclasses  # pylint: disable=import-outside-toplevel
+    from noisy_rnn.pipeline.config import ModelConfig  # pylint: disable=import-outside-toplevel
+    types = {f.name: type(f.default) for f in dataclasses.fields(ModelConfig)}
+    options = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in types or not value:
+            raise SystemExit(f"--model-option {pair!r}: expected NAME=VALUE "
+                             f"with NAME one of {sorted(types)}")
+        kind = types[name]
+        options[name] = (value.lower() in ("1", "true", "yes")
+                         if kind is bool else kind(value))
+    return options
 
 
 def main():
@@ -175,7 +198,12 @@ def main():
                         help="DTW band as a fraction of the length "
                              "(equal-length data); 1: unconstrained")
     parser.add_argument("--baselines-only", action="store_true")
+    parser.add_argument("--model-option", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a ModelConfig field to set for every run, "
+                             "e.g. batch_size=8 (repeatable)")
     args = parser.parse_args()
+    model_options = parse_model_options(args.model_option)
     os.makedirs(args.work, exist_ok=True)
     ts_dir = fetch_archive(args.work)
     for name in args.datasets:
@@ -189,8 +217,10 @@ def main():
         if not args.baselines_only:
             spec, _ = convert(os.path.join(ts_dir, name), name,
                               os.path.join(args.work, "specs", name))
-            runs = pipeline_accuracy(spec, os.path.join(args.work, "runs",
-                                                        name), args.seeds)
+            tag = "-".join(f"{k}={v}" for k, v in model_options.items())
+            runs = pipeline_accuracy(
+                spec, os.path.join(args.work, "runs", name, tag or "default"),
+                args.seeds, model_options)
             accuracies = [a for a, _, _ in runs]
             line += (f"; pipeline {' '.join(f'{a:.3f}' for a in accuracies)}"
                      f" (mean {statistics.mean(accuracies):.3f}), "

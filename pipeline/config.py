@@ -51,7 +51,11 @@ class ModelConfig:
     ema_decay: float = 0.99
     batch_size: int = 32
     learning_rate: float = 3e-3
-    train_steps: int = 600
+    # 0: chosen by the Trainer from the number of training examples (600,
+    # more for large training sets: 10 passes over the data, at most 3000;
+    # see `noisy_rnn.pipeline.trainer.data_defaults`). Early stopping may
+    # end training sooner.
+    train_steps: int = 0
     eval_every: int = 50
     # Rounds without a lower validation loss before training stops; the
     # best round's weights are kept. 0: no early stopping, the last weights
@@ -77,10 +81,12 @@ class ModelConfig:
         if self.initial_state not in INITIAL_STATES:
             fail("initial_state", f"must be one of {INITIAL_STATES}, got "
                                   f"{self.initial_state!r}")
-        for name in ("units", "layers", "batch_size", "train_steps",
-                     "eval_every"):
+        for name in ("units", "layers", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 fail(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.train_steps < 0:
+            fail("train_steps", f"must be >= 0 (0: chosen from the data), "
+                                f"got {self.train_steps}")
         if self.downsample < 0:
             fail("downsample", f"must be >= 0 (0: chosen from the data, 1: "
                                f"none), got {self.downsample}")

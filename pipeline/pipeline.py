@@ -322,7 +322,9 @@ def create_pipeline(config: PipelineConfig,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=trainer_pb2.TrainArgs(num_steps=config.model.train_steps),
+        # No step count when it is left to the data (the Trainer chooses).
+        train_args=trainer_pb2.TrainArgs(
+            num_steps=config.model.train_steps or None),
         # Model selection on the validation slice carved from train; the
         # eval split is the Evaluator's alone.
         eval_args=trainer_pb2.EvalArgs(

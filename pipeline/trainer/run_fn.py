@@ -13,7 +13,7 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from noisy_rnn.pipeline.config import ModelConfig
-from noisy_rnn.pipeline.trainer import front_end, signatures
+from noisy_rnn.pipeline.trainer import data_defaults, front_end, signatures
 from noisy_rnn.pipeline.trainer.architecture import build_model
 from noisy_rnn.pipeline.trainer.inputs import (batched, input_fn,
                                                transformed_examples)
@@ -25,17 +25,33 @@ from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
 
+READ_BATCH = 64  # examples per read from the transformed data
+
+
 def choose_from_data(config: ModelConfig, train_examples):
-    """Resolves the options left to the data (``downsample`` 0) from one
-    pass over ``train_examples`` (`transformed_examples`: one
-    ``({"values", "mask"}, label)`` each). Returns the resolved config and
-    ``{option: {"value", "reason"}}`` for every choice made (empty if the
-    user set them all)."""
+    """Resolves the options left to the data (``downsample`` and
+    ``train_steps`` 0) from one pass over
+    ``train_examples`` (`transformed_examples`: one ``({"values", "mask"},
+    label)`` each). Returns the resolved config and ``{option: {"value",
+    "reason"}}`` for every choice made (empty if the user set them all)."""
     choices = {}
+    lengths = np.concatenate([
+        tf.reduce_sum(tf.cast(inputs["mask"], tf.int32), axis=1).numpy()
+        for inputs, _ in train_examples.padded_batch(1024)])
+    if config.train_steps == 0:
+        steps = data_defaults.choose_train_steps(len(lengths),
+                                                 config.batch_size)
+        passes = steps * config.batch_size / len(lengths)
+        choices["train_steps"] = {
+            "value": steps,
+            "reason": f"{len(lengths)} training examples in batches of "
+                      f"{config.batch_size}: {passes:.0f} passes over them "
+                      f"(at least {data_defaults.MIN_PASSES}, within "
+                      f"{data_defaults.DEFAULT_STEPS}-"
+                      f"{data_defaults.MAX_STEPS} steps); early stopping "
+                      f"may end training sooner"}
+        config = dataclasses.replace(config, train_steps=steps)
     if config.downsample == 0:
-        lengths = np.concatenate([
-            tf.reduce_sum(tf.cast(inputs["mask"], tf.int32), axis=1).numpy()
-            for inputs, _ in train_examples.padded_batch(1024)])
         factor = front_end.choose_downsampling(lengths)
         typical = np.percentile(lengths, front_end.LENGTH_QUANTILE)
         choices["downsample"] = {
@@ -77,9 +93,11 @@ def run_fn(fn_args: FnArgs):
                            contracts.LABEL_VOCABULARY)]
     # Transformed once, cached: read by the data-chosen options, then by
     # training.
+    config = dataclasses.replace(
+        config, train_steps=fn_args.train_steps or config.train_steps)
     train_examples = transformed_examples(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec,
-        config.batch_size)
+        READ_BATCH)
     config, choices = choose_from_data(config, train_examples)
     model = build_model(config, len(spec.features), len(class_names) or 1)
 
@@ -90,8 +108,6 @@ def run_fn(fn_args: FnArgs):
     validation_data = input_fn(fn_args.eval_files, fn_args.data_accessor,
                                tf_transform_output, spec, config.batch_size,
                                training=False)
-    config = dataclasses.replace(
-        config, train_steps=fn_args.train_steps or config.train_steps)
     history = train(model, train_data, validation_data, config,
                     fn_args.model_run_dir)
 

@@ -1,7 +1,8 @@
 """Long sequences through the real pipeline: the Trainer chooses the
-front-end's downsampling factor from the training lengths (and records
-why), short sequences get none, and the exported model still serves
-noise-free and deterministically."""
+front-end's downsampling factor from the training lengths and the step
+count from their number (and records why), short sequences get no
+downsampling, explicit options are not overridden, and the exported model
+still serves noise-free and deterministically."""
 
 import json
 import os
@@ -12,6 +13,7 @@ from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import runner
+from noisy_rnn.pipeline.trainer import data_defaults
 from noisy_rnn.schemas import contracts
 
 
@@ -26,9 +28,12 @@ def data_choices(config):
 
 def test_short_sequences_get_no_downsampling(japanese_vowels):
     config, _ = japanese_vowels
-    choice = data_choices(config)["downsample"]
+    choices = data_choices(config)
+    choice = choices["downsample"]
     assert choice["value"] == 1
     assert re.match(r"225 training examples of 7-\d\d steps", choice["reason"])
+    # The short config's explicit step count is not the data's to choose.
+    assert "train_steps" not in choices
 
 
 def test_long_sequences_are_downsampled_near_the_target(tmp_path):
@@ -36,13 +41,22 @@ def test_long_sequences_are_downsampled_near_the_target(tmp_path):
     spec = synthetic.write_dataset(tmp_path / "long", count=150,
                                    steps=(400, 601))
     config = PipelineConfig(dataset=spec, output=str(tmp_path / "run"),
-                            model=ModelConfig(**SHORT))
+                            model=ModelConfig(**{**SHORT,
+                                                 "train_steps": 0}))
     summary = runner.run(config)
     choice = data_choices(config)["downsample"]
     assert summary.data_choices == data_choices(config)  # printed too
     # 90th percentile of 400-600 steps: ~580 -> 6 steps become one.
     assert choice["value"] == 6, choice
     assert "every 6 steps become one" in choice["reason"]
+    # The step count left to the data: a small set gets the 600 floor.
+    steps = summary.data_choices["train_steps"]
+    examples = int(re.match(r"(\d+) training examples",
+                            choice["reason"]).group(1))
+    assert steps["value"] == data_defaults.choose_train_steps(
+        examples, 32) == data_defaults.DEFAULT_STEPS
+    assert f"{examples} training examples in batches of 32" in \
+        steps["reason"]
     assert summary.serving_blessed is True  # noise-free, deterministic
     assert summary.metrics["sparse_categorical_accuracy"] > 0.8
     assert summary.pushed_path

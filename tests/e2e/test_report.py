@@ -83,6 +83,9 @@ def test_classification_report_shows_every_section(japanese_vowels):
     assert "sparse_categorical_accuracy" in probe["text"]
     assert "Early stopping kept step" in probe["text"]
     assert "p99, batch 1" in probe["text"]  # the serving latency table
+    # The Trainer's choice from the data, with its reason.
+    assert "225 training examples of 7-" in probe["text"]
+    assert "within the recurrent layers' target" in probe["text"]
 
 
 def test_regression_report_shows_forecast_against_persistence(co2_cli_run):

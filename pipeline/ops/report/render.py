@@ -245,11 +245,17 @@ def training_section(view):
     parts = []
     config = view.model_config or {}
     if config:
+        chosen = collect.read_json(view.model_run.uri,
+                                   contracts.DATA_CHOICES_FILE) or {}
         keys = ("cell", "units", "layers", "noise", "noise_std",
-                "noise_std_trainable", "conv_filters", "ema_decay",
-                "train_steps", "eval_every", "early_stopping_patience")
-        parts.append(table(["setting", "value"],
-                           [[esc(k), esc(config.get(k))] for k in keys]))
+                "noise_std_trainable", "downsample", "conv_filters",
+                "ema_decay", "batch_size", "train_steps", "eval_every",
+                "early_stopping_patience")
+        parts.append(table(
+            ["setting", "value", "chosen from the data"],
+            [[esc(k), esc(config.get(k)),
+              esc(chosen[k]["reason"]) if k in chosen else ""]
+             for k in keys]))
     if view.summary.warm_start:
         parts.append(f"<p>Warm start: "
                      f"{esc(view.summary.warm_start.get('reason', ''))}</p>")
