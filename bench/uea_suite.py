@@ -157,8 +157,9 @@ def pipeline_accuracy(spec, output, seeds, model_options=None):
     from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
     runs = []
     for seed in seeds:
-        # A folder per seed: in a shared one, a later seed would warm-start
-        # from the model an earlier one pushed.
+        # A folder per seed: runs independent of each other (in a shared
+        # one, a later seed's Evaluator would compare against the model an
+        # earlier seed pushed).
         config = PipelineConfig(dataset=spec,
                                 output=os.path.join(output, f"seed{seed}"),
                                 model=ModelConfig(seed=seed,
