@@ -83,8 +83,10 @@ def test_classification_report_shows_every_section(japanese_vowels):
     assert "sparse_categorical_accuracy" in probe["text"]
     assert "Early stopping kept step" in probe["text"]
     assert "p99, batch 1" in probe["text"]  # the serving latency table
-    # The Trainer's choice from the data, with its reason.
-    assert "225 training examples of 7-" in probe["text"]
+    # The Trainer's choice from the data: the value it resolved (not the
+    # 0 it was given) and its reason.
+    assert re.search(r"downsample\s+1\s+225 training examples of 7-",
+                     probe["text"]), probe["text"]
     assert "within the recurrent layers' target" in probe["text"]
 
 

@@ -243,7 +243,11 @@ def training_section(view):
     if view.model_run is None:
         return missing("training (the Trainer did not finish)")
     parts = []
-    config = view.model_config or {}
+    # What the Trainer was given, with the values it resolved (those left
+    # to the data) as it recorded them.
+    config = {**(view.model_config or {}),
+              **(collect.read_json(view.model_run.uri,
+                                   contracts.MODEL_CONFIG_FILE) or {})}
     if config:
         chosen = collect.read_json(view.model_run.uri,
                                    contracts.DATA_CHOICES_FILE) or {}
