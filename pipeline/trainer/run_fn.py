@@ -91,10 +91,10 @@ def run_fn(fn_args: FnArgs):
         class_names = [c.decode() if isinstance(c, bytes) else c for c in
                        tf_transform_output.vocabulary_by_name(
                            contracts.LABEL_VOCABULARY)]
-    # Transformed once, cached: read by the data-chosen options, then by
-    # training.
     config = dataclasses.replace(
         config, train_steps=fn_args.train_steps or config.train_steps)
+    # Transformed once, cached: read by the data-chosen options, then by
+    # training.
     train_examples = transformed_examples(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec,
         READ_BATCH)
