@@ -45,6 +45,14 @@ class ModelConfig:
     # masked Conv1D, kernels 5 and 3, ReLU, mean over the steps; its features
     # join the recurrent output before the head); 0: none.
     conv_filters: int = 64
+    # Classification: a fixed bank of this many MiniRocket features (random
+    # dilated convolutions, PPV pooled) with a ridge classifier fitted in
+    # closed form, beside the recurrent layers, which learn a correction to
+    # its logits (see `noisy_rnn.pipeline.trainer.linear_paths`); 0: none.
+    rocket_features: int = 10000
+    # Regression: a least-squares linear autoregressive path over each
+    # window, which the recurrent layers correct; False: none.
+    autoregressive: bool = True
     label_smoothing: float = 0.1  # classification only; 0: none
     # Evaluate and export an exponential moving average of the weights with
     # this decay; 0: the weights as trained.
@@ -81,9 +89,15 @@ class ModelConfig:
         if self.initial_state not in INITIAL_STATES:
             fail("initial_state", f"must be one of {INITIAL_STATES}, got "
                                   f"{self.initial_state!r}")
-        for name in ("units", "layers", "batch_size", "eval_every"):
+        for name in ("units", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 fail(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.layers < 0:
+            fail("layers", f"must be >= 0 (0: no recurrent branch), got "
+                           f"{self.layers}")
+        if self.rocket_features < 0:
+            fail("rocket_features", f"must be >= 0 (0: none), got "
+                                    f"{self.rocket_features}")
         if self.train_steps < 0:
             fail("train_steps", f"must be >= 0 (0: chosen from the data), "
                                 f"got {self.train_steps}")

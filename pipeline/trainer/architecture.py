@@ -1,7 +1,8 @@
 """The model: for long sequences a learned downsampling front-end
 (`noisy_rnn.pipeline.trainer.front_end`), stacked recurrent layers from
 `noisy_rnn.layers`, an optional masked convolutional branch beside them,
-and a dense head.
+a dense head, and beside it all a fixed linear path fitted in closed form
+(`noisy_rnn.pipeline.trainer.linear_paths`) whose output the head corrects.
 
 The model takes ``{"values": [batch, steps, channels], "mask": [batch,
 steps]}`` (the z-scored channels from Transform, padded, and which steps
@@ -58,8 +59,32 @@ class MaskedConvFeatures(tf_keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters}
 
 
+@tf_keras.saving.register_keras_serializable(package="noisy_rnn")
+class LinearOffset(tf_keras.layers.Layer):
+    """``scale * offset + branch_scale * branch``: the fixed linear path's
+    output (`noisy_rnn.pipeline.trainer.linear_paths`) and the trained
+    branches' output, each weighted by a trainable scalar (starting at
+    ``initial_scale`` and 1)."""
+
+    def __init__(self, initial_scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_scale = float(initial_scale)
+        self.scale = self.add_weight(
+            "scale", (), initializer=tf_keras.initializers.Constant(
+                self.initial_scale))
+        self.branch_scale = self.add_weight("branch_scale", (),
+                                            initializer="ones")
+
+    def call(self, offset, branch):
+        return self.scale * offset + self.branch_scale * branch
+
+    def get_config(self):
+        return {**super().get_config(), "initial_scale": self.initial_scale}
+
+
 def build_model(config: ModelConfig, num_channels, num_outputs,
-                make_recurrent=recurrent_layer, downsample=None):
+                make_recurrent=recurrent_layer, downsample=None,
+                linear_path=None):
     """Stacked recurrent layers (and, with ``conv_filters``, a
     `MaskedConvFeatures` branch beside them) and a dense head; with a
     ``downsample`` factor >= 2 (default ``config.downsample``; 0 there means
@@ -70,22 +95,66 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     for regression (the scaled target). ``make_recurrent(config,
     return_sequences)`` makes each recurrent layer (benchmarks pass stock
     layers).
+
+    ``linear_path``: a fitted `linear_paths.FittedPath` (or None). Then the
+    model's output is ``LinearOffset(path(values, mask), head(...))`` and
+    the returned model has a ``trained_part`` attribute: the same network
+    taking the path's output as a third input ``offset`` (what training
+    calls, with the path's outputs computed once per example). For
+    regression the head starts at zero (training starts from the linear
+    AR and learns what it leaves); for classification ``trained_part``
+    also returns the head's own logits, which training fits too, so the
+    branches learn to classify on their own however good the path is.
+    ``config.layers`` may be 0 then (the path alone, plus a trained scale
+    and any conv branch).
     """
     values = tf_keras.Input((None, num_channels), name="values")
     mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
     factor = config.downsample if downsample is None else downsample
     sequence, sequence_mask = values, mask
-    if factor and factor > 1:
+    if factor and factor > 1 and config.layers:
         sequence, sequence_mask = MaskedDownsampling(
             config.units, factor, name="downsampling")(values, mask)
+    branches = []
     hidden = sequence
     for index in range(config.layers):
         hidden = make_recurrent(config, index < config.layers - 1)(
             hidden, mask=sequence_mask)
+    if config.layers:
+        branches.append(hidden)
     if config.conv_filters:
-        hidden = tf_keras.layers.Concatenate()([
-            hidden, MaskedConvFeatures(config.conv_filters, name="conv")(
-                sequence, sequence_mask)])
-    outputs = tf_keras.layers.Dense(num_outputs, name="head")(hidden)
-    return tf_keras.Model({"values": values, "mask": mask}, outputs)
-
+        branches.append(MaskedConvFeatures(config.conv_filters, name="conv")(
+            sequence, sequence_mask))
+    if not branches and linear_path is None:
+        raise ValueError("model: --layers 0 and --conv-filters 0 leave "
+                         "nothing to learn from (and no linear path)")
+    regression_offset = linear_path is not None and num_outputs == 1
+    head = tf_keras.layers.Dense(
+        num_outputs, name="head",
+        kernel_initializer="zeros" if regression_offset else
+        "glorot_uniform")
+    outputs = None
+    if branches:
+        outputs = head(branches[0] if len(branches) == 1 else
+                       tf_keras.layers.Concatenate()(branches))
+    inputs = {"values": values, "mask": mask}
+    if linear_path is None:
+        return tf_keras.Model(inputs, outputs)
+    offset = tf_keras.Input((num_outputs,), name="offset")
+    combined = LinearOffset(linear_path.scale, name="linear_offset")(
+        offset, outputs if branches else tf.zeros_like(offset))
+    trained_part = tf_keras.Model(
+        {**inputs, "offset": offset},
+        [combined, outputs] if branches and not regression_offset
+        else combined, name="trained_part")
+    full_values = tf_keras.Input((None, num_channels), name="values")
+    full_mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
+    full_outputs = trained_part({
+        "values": full_values, "mask": full_mask,
+        "offset": linear_path.layer(full_values, full_mask)})
+    if isinstance(full_outputs, (list, tuple)):
+        full_outputs = full_outputs[0]
+    model = tf_keras.Model({"values": full_values, "mask": full_mask},
+                           full_outputs)
+    model.trained_part = trained_part
+    return model

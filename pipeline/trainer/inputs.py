@@ -44,12 +44,3 @@ def batched(examples, batch_size, training, seed=0):
     options.autotune.enabled = False
     return dataset.with_options(options)
 
-
-def input_fn(file_pattern, data_accessor, tf_transform_output, spec,
-             batch_size, training, seed=0):
-    """Batches of ``({"values", "mask"}, label)`` from raw examples (see
-    `transformed_examples` and `batched`)."""
-    return batched(transformed_examples(file_pattern, data_accessor,
-                                        tf_transform_output, spec,
-                                        batch_size),
-                   batch_size, training, seed)

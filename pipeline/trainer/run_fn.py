@@ -13,10 +13,10 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from noisy_rnn.pipeline.config import ModelConfig
-from noisy_rnn.pipeline.trainer import data_defaults, front_end, signatures
+from noisy_rnn.pipeline.trainer import (data_defaults, front_end,
+                                        linear_paths, signatures)
 from noisy_rnn.pipeline.trainer.architecture import build_model
-from noisy_rnn.pipeline.trainer.inputs import (batched, input_fn,
-                                               transformed_examples)
+from noisy_rnn.pipeline.trainer.inputs import batched, transformed_examples
 from noisy_rnn.pipeline.trainer.serving_reference import \
     write_serving_reference
 from noisy_rnn.pipeline.trainer.training import train
@@ -28,16 +28,24 @@ from noisy_rnn.schemas.dataset_spec import DatasetSpec
 READ_BATCH = 64  # examples per read from the transformed data
 
 
-def choose_from_data(config: ModelConfig, train_examples):
+def as_arrays(examples):
+    """``(sequences, labels)`` of `transformed_examples`: each sequence its
+    real steps ``[steps, channels]``, labels as an array."""
+    sequences, labels = [], []
+    for inputs, label in examples.padded_batch(1024):
+        values, mask = inputs["values"].numpy(), inputs["mask"].numpy()
+        sequences += [v[m] for v, m in zip(values, mask)]
+        labels.append(label.numpy())
+    return sequences, np.concatenate(labels)
+
+
+def choose_from_data(config: ModelConfig, lengths):
     """Resolves the options left to the data (``downsample`` and
-    ``train_steps`` 0) from one pass over
-    ``train_examples`` (`transformed_examples`: one ``({"values", "mask"},
-    label)`` each). Returns the resolved config and ``{option: {"value",
-    "reason"}}`` for every choice made (empty if the user set them all)."""
+    ``train_steps`` 0) from the training sequences' ``lengths``. Returns the
+    resolved config and ``{option: {"value", "reason"}}`` for every choice
+    made (empty if the user set them all)."""
     choices = {}
-    lengths = np.concatenate([
-        tf.reduce_sum(tf.cast(inputs["mask"], tf.int32), axis=1).numpy()
-        for inputs, _ in train_examples.padded_batch(1024)])
+    lengths = np.asarray(lengths)
     if config.train_steps == 0:
         steps = data_defaults.choose_train_steps(len(lengths),
                                                  config.batch_size)
@@ -72,6 +80,41 @@ def choose_from_data(config: ModelConfig, train_examples):
     return config, choices
 
 
+def fit_linear_path(config: ModelConfig, spec, train, validation,
+                    num_outputs):
+    """The fixed linear path for this task (`linear_paths`), or None when
+    turned off: classification a MiniRocket ridge fitted on the training
+    and validation sequences (leave-one-out), regression a least-squares AR
+    on the training windows. ``train`` and ``validation`` are `as_arrays`
+    pairs. Returns ``(path, train_offsets, validation_offsets)``."""
+    sequences = train[0] + validation[0]
+    if spec.task == "classification" and config.rocket_features:
+        path = linear_paths.fit_rocket_ridge(
+            sequences, np.concatenate([train[1], validation[1]]),
+            num_outputs, config.seed, config.rocket_features)
+    elif spec.task == "regression" and config.autoregressive:
+        path = linear_paths.fit_autoregressive(
+            sequences, np.concatenate([train[1], validation[1]]),
+            len(train[0]))
+    else:
+        return None, None, None
+    logging.info("linear path: %s (%s)", path.choice["value"],
+                 path.choice["reason"])
+    count = len(train[0])
+    return path, path.offsets[:count], path.offsets[count:]
+
+
+def with_offsets(examples, offsets):
+    """`transformed_examples` with the linear path's output for each as a
+    third input, ``offset``."""
+    if offsets is None:
+        return examples
+    return tf.data.Dataset.zip(
+        (examples, tf.data.Dataset.from_tensor_slices(offsets))).map(
+            lambda example, offset: ({**example[0], "offset": offset},
+                                     example[1]))
+
+
 def run_fn(fn_args: FnArgs):
     """Trains (early stopping on the validation slice carved from train,
     ``fn_args.eval_files``, unless turned off) and exports the model with
@@ -93,22 +136,37 @@ def run_fn(fn_args: FnArgs):
                            contracts.LABEL_VOCABULARY)]
     config = dataclasses.replace(
         config, train_steps=fn_args.train_steps or config.train_steps)
-    # Transformed once, cached: read by the data-chosen options, then by
-    # training.
+    # Transformed once, cached: read by the data-chosen options and the
+    # linear path's fit, then by training.
     train_examples = transformed_examples(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec,
         READ_BATCH)
-    config, choices = choose_from_data(config, train_examples)
-    model = build_model(config, len(spec.features), len(class_names) or 1)
+    validation_examples = transformed_examples(
+        fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+        spec, READ_BATCH)
+    train_arrays = as_arrays(train_examples)
+    config, choices = choose_from_data(config,
+                                       [len(s) for s in train_arrays[0]])
+    num_outputs = len(class_names) or 1
+    path, train_offsets, validation_offsets = fit_linear_path(
+        config, spec, train_arrays, as_arrays(validation_examples),
+        num_outputs)
+    if path is not None:
+        choices["linear_path"] = path.choice
+    model = build_model(config, len(spec.features), num_outputs,
+                        linear_path=path)
+    # What training updates (and warm starts): without the fixed linear
+    # path, which is fitted anew on every run's data.
+    trained = getattr(model, "trained_part", model)
 
-    started = warm_start(model, fn_args.base_model)
+    started = warm_start(trained, fn_args.base_model)
     logging.info("warm start: %s", started)
-    train_data = batched(train_examples, config.batch_size, training=True,
-                         seed=config.seed)
-    validation_data = input_fn(fn_args.eval_files, fn_args.data_accessor,
-                               tf_transform_output, spec, config.batch_size,
-                               training=False)
-    history = train(model, train_data, validation_data, config,
+    train_data = batched(with_offsets(train_examples, train_offsets),
+                         config.batch_size, training=True, seed=config.seed)
+    validation_data = batched(
+        with_offsets(validation_examples, validation_offsets),
+        config.batch_size, training=False)
+    history = train(trained, train_data, validation_data, config,
                     fn_args.model_run_dir)
 
     # Layer traces are not needed to serve or evaluate: the signatures are.
@@ -118,7 +176,7 @@ def run_fn(fn_args: FnArgs):
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir,
                                         contracts.HISTORY_FILE), "w") as f:
         json.dump(history, f)
-    model.save_weights(os.path.join(
+    trained.save_weights(os.path.join(
         os.path.dirname(fn_args.serving_model_dir),
         contracts.WARM_START_WEIGHTS))
     for name, values in (

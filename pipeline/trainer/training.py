@@ -53,8 +53,11 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     ``model.fit``, without ~15 s of AutoGraph conversion of Keras' training
     internals on first call.
     """
+    output_shape = model.output_shape
+    if isinstance(output_shape, list):
+        output_shape = output_shape[0]
     loss_fn, eval_loss_fn, metric = loss_and_metric(
-        model.output_shape[-1], config.label_smoothing)
+        output_shape[-1], config.label_smoothing)
     optimizer = tf_keras.optimizers.Adam(config.learning_rate)
     eval_loss = tf_keras.metrics.Mean()
     average = WeightAverage(model, config.ema_decay)
@@ -63,8 +66,16 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     @tf.function(autograph=False, input_signature=train_data.element_spec)
     def train_step(inputs, labels):
         with tf.GradientTape() as tape:
-            loss = loss_fn(labels, model(inputs, training=True))
-            total = tf.add_n([loss] + model.losses)
+            outputs = model(inputs, training=True)
+            if isinstance(outputs, (list, tuple)):
+                # The model's output, then its branches' own (see
+                # `architecture.build_model`): each fitted to the labels.
+                losses = [loss_fn(labels, o) for o in outputs]
+                loss = losses[0]
+            else:
+                loss = loss_fn(labels, outputs)
+                losses = [loss]
+            total = tf.add_n(losses + model.losses)
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(total, variables),
                                       variables))
@@ -74,6 +85,8 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
     @tf.function(autograph=False, input_signature=eval_data.element_spec)
     def eval_step(inputs, labels):
         outputs = model(inputs, training=False)
+        if isinstance(outputs, (list, tuple)):
+            outputs = outputs[0]
         eval_loss.update_state(eval_loss_fn(labels, outputs))
         metric.update_state(labels, outputs)
 

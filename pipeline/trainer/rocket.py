@@ -1,0 +1,229 @@
+"""A bank of fixed random dilated convolutions with PPV pooling (the
+MiniRocket recipe, Dempster et al. 2021), masked for padded batches.
+
+The convolutional branch that makes a small recurrent model competitive on
+the UCR/UEA archive: about 10,000 features, each the proportion of a
+sequence's steps where one dilated length-9 kernel's output exceeds a bias.
+Nothing here is trained: the kernels are MiniRocket's 84 fixed patterns
+(weights -1, three of them 2), the dilations follow the training lengths,
+each kernel sums a random subset of channels, and the biases are quantiles
+of the kernels' outputs on random training sequences. All of it is chosen
+once by `fit_minirocket` (seeded) and kept as non-trainable weights: the
+exported model holds them as constants, deterministic, with no random op.
+
+Padded steps never count: values are zeroed beyond each sequence's end (so a
+``same``-padded kernel sees exactly the zeros an unpadded sequence would),
+and each feature averages over that sequence's own steps only. Half the
+kernels use the ``same`` output (every step), the other half only the steps
+whose whole receptive field lies inside the sequence (MiniRocket's
+alternating padding); a sequence too short for the latter falls back to the
+former. A padded sequence and its unpadded twin give the same features.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+KERNEL_LENGTH = 9
+# The 84 kernels: the indices of the three weights that are 2 (the rest -1).
+KERNEL_INDICES = np.array(list(itertools.combinations(range(KERNEL_LENGTH),
+                                                      3)), dtype=np.int64)
+NUM_KERNELS = len(KERNEL_INDICES)
+DEFAULT_FEATURES = 10_000
+MAX_DILATIONS_PER_KERNEL = 32
+_GOLDEN = (math.sqrt(5) + 1) / 2
+
+
+def kernel_weights():
+    """``[KERNEL_LENGTH, NUM_KERNELS]``: -1 everywhere, 2 at each kernel's
+    three indices."""
+    weights = -np.ones((KERNEL_LENGTH, NUM_KERNELS), np.float32)
+    for kernel, indices in enumerate(KERNEL_INDICES):
+        weights[indices, kernel] = 2.0
+    return weights
+
+
+def choose_dilations(length, num_features=DEFAULT_FEATURES):
+    """MiniRocket's dilations for sequences of ``length`` steps: up to 32,
+    spaced exponentially from 1 to ``(length - 1) / 8`` (the receptive
+    field spans the sequence), with the number of biases (features per
+    kernel) for each. Returns ``(dilations, biases_per_dilation)``."""
+    per_kernel = max(1, num_features // NUM_KERNELS)
+    max_dilations = min(per_kernel, MAX_DILATIONS_PER_KERNEL)
+    exponent = math.log2(max(length - 1, 1) / (KERNEL_LENGTH - 1))
+    exponent = max(exponent, 0.0)
+    dilations, counts = np.unique(
+        np.floor(np.logspace(0, exponent, max_dilations, base=2)).astype(
+            np.int64), return_counts=True)
+    counts = (counts * (per_kernel / max_dilations)).astype(np.int64)
+    remainder = per_kernel - counts.sum()
+    index = 0
+    while remainder > 0:
+        counts[index] += 1
+        remainder -= 1
+        index = (index + 1) % len(counts)
+    return dilations.tolist(), counts.tolist()
+
+
+def _convolve(values, kernel, dilation):
+    """``same`` dilated convolution of zero-padded ``values [batch, steps,
+    channels]`` with ``kernel [9, channels, kernels]``."""
+    return tf.nn.conv1d(values, kernel, stride=1, padding="SAME",
+                        dilations=dilation)
+
+
+def _channel_kernels(num_channels, rng):
+    """``[9, channels, NUM_KERNELS]`` for one dilation: each kernel's weights
+    on a random subset of channels (MiniRocket's multivariate choice: 1 to
+    min(channels, 9) of them, small subsets more likely), 0 elsewhere."""
+    weights = kernel_weights()
+    kernel = np.zeros((KERNEL_LENGTH, num_channels, NUM_KERNELS), np.float32)
+    most = math.log2(min(num_channels, KERNEL_LENGTH) + 1)
+    for k in range(NUM_KERNELS):
+        count = int(2 ** rng.uniform(0, most))
+        count = min(max(count, 1), num_channels)
+        channels = rng.choice(num_channels, count, replace=False)
+        kernel[:, channels, k] = weights[:, k:k + 1]
+    return kernel
+
+
+def fit_minirocket(sequences, seed=0, num_features=DEFAULT_FEATURES):
+    """The bank's constants from training ``sequences`` (a list of ``[steps,
+    channels]`` float arrays, as the model sees them): dilations from their
+    typical length, kernels (channel subsets), paddings and biases
+    (quantiles of each kernel's output on a random sequence). Returns the
+    keyword arguments and weights of a `MaskedMiniRocket`."""
+    if not sequences:
+        raise ValueError("MiniRocket: no training sequences to fit on")
+    rng = np.random.default_rng(seed)
+    num_channels = sequences[0].shape[1]
+    length = int(np.median([len(s) for s in sequences]))
+    dilations, counts = choose_dilations(length, num_features)
+    quantiles = (np.arange(1, NUM_KERNELS * sum(counts) + 1) * _GOLDEN) % 1
+    kernels, biases, start = [], [], 0
+    for dilation, count in zip(dilations, counts):
+        kernel = _channel_kernels(num_channels, rng)
+        picks = rng.integers(len(sequences), size=NUM_KERNELS)
+        bias = np.zeros((NUM_KERNELS, count), np.float32)
+        for k, pick in enumerate(picks):
+            output = _convolve(sequences[pick][None].astype(np.float32),
+                               kernel[:, :, k:k + 1], dilation).numpy()
+            q = quantiles[start:start + count]
+            bias[k] = np.quantile(output[0, :, 0], q)
+            start += count
+        kernels.append(kernel)
+        biases.append(bias)
+    return {"dilations": dilations, "biases_per_dilation": counts,
+            "num_channels": num_channels}, {"kernels": kernels,
+                                            "biases": biases}
+
+
+def rocket_features(bank, sequences, batch_size=64):
+    """The bank's features ``[len(sequences), bank.num_features]`` for a
+    list of ``[steps, channels]`` arrays, in batches of similar lengths
+    (little padding), returned in the given order."""
+    order = np.argsort([len(s) for s in sequences], kind="stable")
+    features = np.zeros((len(sequences), bank.num_features), np.float32)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        values, mask = padded([sequences[r] for r in rows])
+        features[rows] = bank(values, mask).numpy()
+    return features
+
+
+def padded(sequences):
+    """``(values [batch, longest, channels], mask [batch, longest])`` of a
+    list of ``[steps, channels]`` arrays."""
+    longest = max(len(s) for s in sequences)
+    values = np.zeros((len(sequences), longest, sequences[0].shape[1]),
+                      np.float32)
+    mask = np.zeros((len(sequences), longest), bool)
+    for row, sequence in enumerate(sequences):
+        values[row, :len(sequence)] = sequence
+        mask[row, :len(sequence)] = True
+    return values, mask
+
+
+@tf_keras.saving.register_keras_serializable(package="noisy_rnn")
+class MaskedMiniRocket(tf_keras.layers.Layer):
+    """PPV features of fixed dilated convolutions (see module): call with
+    ``(values [batch, steps, channels], mask [batch, steps])``, returns
+    ``[batch, 84 * sum(biases_per_dilation)]`` in [0, 1].
+
+    Args:
+      dilations: one per kernel bank (see `choose_dilations`).
+      biases_per_dilation: features per kernel at each dilation.
+      num_channels: input channels.
+
+    Its weights (kernels, biases) are non-trainable; set them with
+    `set_constants` from `fit_minirocket`, or they load with the model.
+    """
+
+    def __init__(self, dilations, biases_per_dilation, num_channels,
+                 **kwargs):
+        kwargs.pop("trainable", None)
+        super().__init__(trainable=False, **kwargs)
+        self.dilations = [int(d) for d in dilations]
+        self.biases_per_dilation = [int(c) for c in biases_per_dilation]
+        self.num_channels = int(num_channels)
+        self.kernels = [self.add_weight(
+            f"kernel_d{d}", (KERNEL_LENGTH, self.num_channels, NUM_KERNELS),
+            initializer="zeros", trainable=False) for d in self.dilations]
+        self.biases = [self.add_weight(
+            f"bias_d{d}", (NUM_KERNELS, c), initializer="zeros",
+            trainable=False)
+            for d, c in zip(self.dilations, self.biases_per_dilation)]
+        # Kernels alternate between all steps (True) and inside-only steps.
+        self.all_steps = [
+            np.arange(NUM_KERNELS) % 2 == i % 2
+            for i in range(len(self.dilations))]
+
+    @property
+    def num_features(self):
+        return NUM_KERNELS * sum(self.biases_per_dilation)
+
+    def set_constants(self, kernels, biases):
+        """Sets the bank's kernels and biases (from `fit_minirocket`)."""
+        for weight, value in zip(self.kernels + self.biases,
+                                 kernels + biases):
+            weight.assign(value)
+
+    # Plain TF ops: nothing here needs AutoGraph.
+    @tf.autograph.experimental.do_not_convert
+    def call(self, values, mask, training=None):
+        del training
+        present = tf.cast(mask, values.dtype)
+        values = values * present[..., None]
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)[:, None]
+        steps = tf.range(tf.shape(values)[1])[None, :]
+        features = []
+        for dilation, kernel, bias, all_steps in zip(
+                self.dilations, self.kernels, self.biases, self.all_steps):
+            output = _convolve(values, kernel, dilation)
+            reach = (KERNEL_LENGTH // 2) * dilation
+            inside = tf.logical_and(steps >= reach, steps < lengths - reach)
+            # Too short for any inside step: count every step instead.
+            inside = tf.where(tf.reduce_any(inside, axis=1, keepdims=True),
+                              inside, tf.cast(mask, tf.bool))
+            region = tf.where(all_steps[None, None, :],
+                              tf.cast(mask, tf.bool)[..., None],
+                              inside[..., None])
+            region = tf.cast(region, values.dtype)  # [batch, steps, kernels]
+            above = tf.cast(output[..., None] > bias, values.dtype)
+            counted = tf.einsum("btkf,btk->bkf", above, region)
+            proportion = counted / tf.maximum(
+                tf.reduce_sum(region, axis=1), 1.0)[..., None]
+            features.append(tf.reshape(proportion,
+                                       [-1, NUM_KERNELS * bias.shape[1]]))
+        return tf.concat(features, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.num_features)
+
+    def get_config(self):
+        return {**super().get_config(), "dilations": self.dilations,
+                "biases_per_dilation": self.biases_per_dilation,
+                "num_channels": self.num_channels}

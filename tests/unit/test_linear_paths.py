@@ -1,0 +1,148 @@
+"""The fixed linear paths beside the recurrent branch: the MiniRocket bank
+(masking exactness, determinism), the ridge's leave-one-out choice, the
+linear AR, and how the model wires them."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from repo_files import padded_batch
+
+from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer import linear_paths, rocket
+from noisy_rnn.pipeline.trainer.architecture import build_model
+
+
+def sequences_of(lengths, channels=3, seed=0):
+    values, mask = padded_batch(lengths, max(lengths), channels, seed)
+    return [v[m] for v, m in zip(values, mask)]
+
+
+def fitted_bank(lengths, features=840, seed=0):
+    options, constants = rocket.fit_minirocket(sequences_of(lengths), seed,
+                                               features)
+    bank = rocket.MaskedMiniRocket(**options)
+    bank.set_constants(**constants)
+    return bank
+
+
+def test_dilations_span_the_sequence_and_share_out_the_features():
+    dilations, counts = rocket.choose_dilations(427)
+    assert dilations[0] == 1 and dilations[-1] == (427 - 1) // 8
+    assert sum(counts) == 10_000 // rocket.NUM_KERNELS
+    # Shorter than one kernel: dilation 1 only, every feature kept.
+    assert rocket.choose_dilations(5) == ([1], [119])
+
+
+def test_bank_ignores_padding_and_garbage_in_padded_steps():
+    bank = fitted_bank([60, 40, 9])
+    lengths = [60, 40, 9, 3]
+    values, mask = padded_batch(lengths, time=60, seed=1)
+    features = bank(values, mask).numpy()
+    longer, longer_mask = padded_batch(lengths, time=90, seed=1)
+    longer[~longer_mask] = 99.0
+    assert np.array_equal(bank(longer, longer_mask).numpy(), features)
+    for row, length in enumerate(lengths):
+        alone = bank(values[row:row + 1, :length],
+                     mask[row:row + 1, :length]).numpy()
+        assert np.allclose(alone, features[row:row + 1], atol=1e-6)
+    assert features.shape == (4, bank.num_features)
+    assert ((features >= 0) & (features <= 1)).all()
+
+
+def test_bank_fit_is_seeded():
+    first, again, other = (fitted_bank([30, 20, 25], seed=s)
+                           for s in (0, 0, 1))
+    values, mask = padded_batch([30, 12], time=30, seed=2)
+    assert np.array_equal(first(values, mask), again(values, mask))
+    assert not np.array_equal(first(values, mask), other(values, mask))
+
+
+def test_ridge_leave_one_out_matches_refitting_without_each_row():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(12, 30)).astype(np.float32)
+    targets = rng.normal(size=(12, 2)).astype(np.float32)
+    _, _, alpha, loo = linear_paths.ridge_leave_one_out(
+        features, targets, alphas=[0.5])
+    for row in range(12):
+        keep = np.arange(12) != row
+        weights, intercept, _, _ = linear_paths.ridge_leave_one_out(
+            features[keep], targets[keep], alphas=[alpha])
+        assert np.allclose(features[row] @ weights + intercept, loo[row],
+                           atol=1e-3)
+
+
+def test_rocket_ridge_learns_shapes_and_reports_its_choice():
+    rng = np.random.default_rng(0)
+    steps = np.linspace(0, 4 * np.pi, 50)
+    sequences, labels = [], []
+    for index in range(40):
+        label = index % 2
+        wave = np.sin(steps) if label else np.sign(np.sin(steps))
+        sequences.append((wave + 0.3 * rng.normal(size=50))[:, None])
+        labels.append(label)
+    path = linear_paths.fit_rocket_ridge(sequences, labels, 2, seed=0,
+                                         num_features=840)
+    assert path.offsets.shape == (40, 2)
+    assert (path.offsets.argmax(1) == labels).mean() > 0.9
+    assert "leave-one-out" in path.choice["reason"]
+    assert path.scale > 0
+
+
+def test_autoregressive_path_recovers_a_linear_process():
+    rng = np.random.default_rng(0)
+    series = np.zeros(400)
+    for t in range(2, 400):
+        series[t] = 0.6 * series[t - 1] - 0.3 * series[t - 2] + \
+            0.1 * rng.normal()
+    windows = [series[t - 8:t, None] for t in range(8, 400)]
+    targets = np.array([series[t] for t in range(8, 400)])
+    path = linear_paths.fit_autoregressive(windows, targets, fit_count=300)
+    kernel = path.layer.ar_kernel.numpy()[:, 0]
+    assert kernel[-1] == pytest.approx(0.6, abs=0.05)
+    assert kernel[-2] == pytest.approx(-0.3, abs=0.05)
+    assert np.abs(path.offsets[300:, 0] - targets[300:]).mean() < 0.1
+
+
+def test_autoregressive_path_reads_each_sequence_s_own_last_steps():
+    layer = linear_paths.LinearAutoregressive(lags=3, num_channels=1)
+    layer.ar_kernel.assign([[1.0], [10.0], [100.0]])
+    values = np.array([[[1.], [2.], [3.], [4.]], [[5.], [6.], [0.], [0.]]],
+                      np.float32)
+    mask = np.array([[True] * 4, [True, True, False, False]])
+    # [2, 3, 4] and [(none), 5, 6]
+    assert layer(values, mask).numpy()[:, 0].tolist() == [432.0, 650.0]
+
+
+@pytest.mark.parametrize("num_outputs", [3, 1])
+def test_model_adds_the_trained_branches_to_the_fixed_path(num_outputs):
+    sequences = sequences_of([20, 15, 18, 12, 20, 16])
+    if num_outputs > 1:
+        path = linear_paths.fit_rocket_ridge(sequences, [0, 1, 2] * 2, 3,
+                                             seed=0, num_features=840)
+    else:
+        path = linear_paths.fit_autoregressive(
+            sequences, np.arange(6.0), fit_count=6)
+    model = build_model(ModelConfig(units=4, conv_filters=2), 3,
+                        num_outputs, linear_path=path)
+    values, mask = padded_batch([20, 9], time=20)
+    offset = path.layer(values, mask)
+    inputs = {"values": values, "mask": mask}
+    trained = model.trained_part({**inputs, "offset": offset})
+    combined = trained[0] if num_outputs > 1 else trained
+    assert np.allclose(model(inputs), combined, atol=1e-6)
+    # The path's weights are constants: training never reaches them.
+    assert not path.layer.trainable_weights
+    assert all(w.trainable for w in model.trained_part.trainable_weights)
+    if num_outputs == 1:  # the head starts at zero: the AR's own output
+        assert np.allclose(model(inputs), path.scale * offset, atol=1e-6)
+
+
+def test_no_branch_and_no_path_is_refused_by_name():
+    with pytest.raises(ValueError, match=re.escape("--layers 0 and "
+                                                   "--conv-filters 0")):
+        build_model(ModelConfig(layers=0, conv_filters=0), 3, 2)
+    with pytest.raises(ValueError, match="--rocket-features: must be >= 0"):
+        ModelConfig(rocket_features=-1).validate()
