@@ -36,7 +36,21 @@ WHEEL = "sktime-1.2.0-py3-none-any.whl"
 WHEEL_SHA256 = ("dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d"
                 "90e4ae")
 DATASETS = ("JapaneseVowels", "ArrowHead", "GunPoint", "ItalyPowerDemand",
-            "OSULeaf", "ACSF1")
+            "OSULeaf", "ACSF1", "BasicMotions", "PLAID")
+# Published accuracy on the default train/test split (README, "Public
+# benchmark suite", cites each source); None: not published for it.
+PUBLISHED_METHODS = ("1-NN DTW", "MiniRocket", "InceptionTime", "ResNet",
+                     "FCN")
+PUBLISHED = {
+    "ArrowHead": (0.800, 0.863, 0.863, 0.811, 0.843),
+    "GunPoint": (0.913, 0.993, 1.000, 0.993, 1.000),
+    "ItalyPowerDemand": (0.955, 0.963, 0.966, 0.965, 0.963),
+    "OSULeaf": (0.612, 0.959, 0.922, 0.979, 0.979),
+    "ACSF1": (0.620, 0.910, 0.910, 0.930, 0.898),
+    "PLAID": (0.834, None, 0.944, 0.940, 0.904),
+    "JapaneseVowels": (None, None, 0.992, 0.992, 0.993),
+    "BasicMotions": (0.975, None, 1.000, 1.000, None),
+}
 
 
 def fetch_archive(work):
@@ -190,6 +204,37 @@ def parse_model_options(pairs):
     return options
 
 
+def summary(results):
+    """Lines comparing the pipeline's mean accuracy per dataset with the
+    published methods: each method's mean accuracy and mean rank over the
+    datasets that every compared method has a number for."""
+    methods = ("pipeline",) + PUBLISHED_METHODS
+    table = {name: (accuracy,) + PUBLISHED.get(name, (None,) * 5)
+             for name, accuracy in results.items()}
+    lines = []
+    for index, method in enumerate(methods[1:], start=1):
+        shared = [n for n, row in table.items() if row[index] is not None]
+        if not shared:
+            continue
+        ours = [table[n][0] for n in shared]
+        theirs = [table[n][index] for n in shared]
+        wins = sum(o > t for o, t in zip(ours, theirs))
+        ties = sum(abs(o - t) <= 0.02 for o, t in zip(ours, theirs))
+        lines.append(f"vs {method} on {len(shared)} dataset(s): mean "
+                     f"{statistics.mean(ours):.3f} vs "
+                     f"{statistics.mean(theirs):.3f}; above on {wins}, "
+                     f"within 0.02 on {ties}")
+    full = [n for n, row in table.items() if None not in row[:3]]
+    if full:
+        ranks = np.zeros(3)
+        for name in full:
+            row = -np.array(table[name][:3])
+            ranks += np.argsort(np.argsort(row)) + 1  # ties: order kept
+        lines.append("mean rank over " + ", ".join(full) + ": " + ", ".join(
+            f"{m} {r / len(full):.2f}" for m, r in zip(methods[:3], ranks)))
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True)
@@ -207,6 +252,7 @@ def main():
     model_options = parse_model_options(args.model_option)
     os.makedirs(args.work, exist_ok=True)
     ts_dir = fetch_archive(args.work)
+    results = {}
     for name in args.datasets:
         found = baselines(ts_dir, name, args.window)
         line = (f"{name}: {found['series']}, {found['steps']} steps, "
@@ -223,11 +269,19 @@ def main():
                 spec, os.path.join(args.work, "runs", name, tag or "default"),
                 args.seeds, model_options)
             accuracies = [a for a, _, _ in runs]
+            results[name] = statistics.mean(accuracies)
             line += (f"; pipeline {' '.join(f'{a:.3f}' for a in accuracies)}"
                      f" (mean {statistics.mean(accuracies):.3f}), "
                      f"{' '.join(f'{s:.0f}' for _, s, _ in runs)} s, "
                      f"downsample {runs[0][2]}")
-        print(line, flush=True)
+        published = ", ".join(
+            f"{m} {v:.3f}" for m, v in zip(PUBLISHED_METHODS,
+                                          PUBLISHED.get(name, ()))
+            if v is not None)
+        print(line + (f"; published: {published}" if published else ""),
+              flush=True)
+    for line in summary(results):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ class ServingValidator(base_component.BaseComponent):
     - ``serving_default`` reproduces the Trainer's in-process outputs on
       eval examples (``model_run``'s ``serving_reference/``);
     - the TF Serving warmup requests it writes replay;
-    - p50/p99 latency at batch 1 and 64 are within ``budgets_ms``.
+    - p50/p99 latency at batch 1 and 64 are within ``budgets_ms`` (for
+      sequences of up to 100 steps; in proportion for longer ones).
 
     The blessed model is a copy of the candidate with TF Serving warmup
     records (``assets.extra/tf_serving_warmup_requests``, `PredictionLog` s

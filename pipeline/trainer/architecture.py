@@ -63,23 +63,27 @@ class MaskedConvFeatures(tf_keras.layers.Layer):
 class LinearOffset(tf_keras.layers.Layer):
     """``scale * offset + branch_scale * branch``: the fixed linear path's
     output (`noisy_rnn.pipeline.trainer.linear_paths`) and the trained
-    branches' output, each weighted by a trainable scalar (starting at
-    ``initial_scale`` and 1)."""
+    branches' output, each weighted by a trainable scalar, starting at
+    ``initial_scale`` and ``initial_branch_scale``."""
 
-    def __init__(self, initial_scale=1.0, **kwargs):
+    def __init__(self, initial_scale=1.0, initial_branch_scale=1.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.initial_scale = float(initial_scale)
+        self.initial_branch_scale = float(initial_branch_scale)
         self.scale = self.add_weight(
             "scale", (), initializer=tf_keras.initializers.Constant(
                 self.initial_scale))
-        self.branch_scale = self.add_weight("branch_scale", (),
-                                            initializer="ones")
+        self.branch_scale = self.add_weight(
+            "branch_scale", (), initializer=tf_keras.initializers.Constant(
+                self.initial_branch_scale))
 
     def call(self, offset, branch):
         return self.scale * offset + self.branch_scale * branch
 
     def get_config(self):
-        return {**super().get_config(), "initial_scale": self.initial_scale}
+        return {**super().get_config(), "initial_scale": self.initial_scale,
+                "initial_branch_scale": self.initial_branch_scale}
 
 
 def build_model(config: ModelConfig, num_channels, num_outputs,
@@ -100,11 +104,13 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     model's output is ``LinearOffset(path(values, mask), head(...))`` and
     the returned model has a ``trained_part`` attribute: the same network
     taking the path's output as a third input ``offset`` (what training
-    calls, with the path's outputs computed once per example). For
-    regression the head starts at zero (training starts from the linear
-    AR and learns what it leaves); for classification ``trained_part``
-    also returns the head's own logits, which training fits too, so the
-    branches learn to classify on their own however good the path is.
+    calls, with the path's outputs computed once per example). Training
+    starts from the path alone. For regression the head starts at zero
+    and learns what the linear AR leaves (LSTNet's sum); for
+    classification the branches' weight starts at zero and
+    ``trained_part`` also returns the head's own logits, which training
+    fits too: the branches learn to classify on their own however good the
+    path is, and weigh in as far as that helps.
     ``config.layers`` may be 0 then (the path alone, plus a trained scale
     and any conv branch).
     """
@@ -141,7 +147,9 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     if linear_path is None:
         return tf_keras.Model(inputs, outputs)
     offset = tf_keras.Input((num_outputs,), name="offset")
-    combined = LinearOffset(linear_path.scale, name="linear_offset")(
+    combined = LinearOffset(linear_path.scale,
+                            1.0 if regression_offset else 0.0,
+                            name="linear_offset")(
         offset, outputs if branches else tf.zeros_like(offset))
     trained_part = tf_keras.Model(
         {**inputs, "offset": offset},

@@ -86,12 +86,13 @@ class RocketRidge(tf_keras.layers.Layer):
     (set by `fit_rocket_ridge`)."""
 
     def __init__(self, num_classes, dilations, biases_per_dilation,
-                 num_channels, **kwargs):
+                 num_channels, stride=1, **kwargs):
         kwargs.pop("trainable", None)
         super().__init__(trainable=False, **kwargs)
         self.num_classes = int(num_classes)
         self.bank = rocket.MaskedMiniRocket(
-            dilations, biases_per_dilation, num_channels, name="bank")
+            dilations, biases_per_dilation, num_channels, stride,
+            name="bank")
         count = self.bank.num_features
         self.feature_mean = self.add_weight(
             "feature_mean", (count,), initializer="zeros", trainable=False)
@@ -121,7 +122,8 @@ class RocketRidge(tf_keras.layers.Layer):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "dilations": self.bank.dilations,
                 "biases_per_dilation": self.bank.biases_per_dilation,
-                "num_channels": self.bank.num_channels}
+                "num_channels": self.bank.num_channels,
+                "stride": self.bank.stride}
 
 
 @dataclasses.dataclass
@@ -173,8 +175,9 @@ def fit_rocket_ridge(sequences, labels, num_classes, seed,
         "value": f"{layer.bank.num_features} features, ridge alpha "
                  f"{alpha:.3g}",
         "reason": f"MiniRocket dilations {layer.bank.dilations[0]}-"
-                  f"{layer.bank.dilations[-1]} for a median length of "
-                  f"{int(np.median([len(s) for s in fit_sequences]))} steps; "
+                  f"{layer.bank.dilations[-1]} for sequences of up to "
+                  f"{max(len(s) for s in fit_sequences)} steps, counted at "
+                  f"every {layer.bank.stride} step(s); "
                   f"ridge penalty by leave-one-out over {len(fit_rows)} "
                   f"training sequences (leave-one-out accuracy "
                   f"{loo_accuracy:.3f})"}

@@ -34,6 +34,19 @@ KERNEL_INDICES = np.array(list(itertools.combinations(range(KERNEL_LENGTH),
 NUM_KERNELS = len(KERNEL_INDICES)
 DEFAULT_FEATURES = 10_000
 MAX_DILATIONS_PER_KERNEL = 32
+# Steps at which PPV is counted, at most: beyond, every stride-th step
+# (the proportion is estimated from a regular sample of the steps). Cost
+# per sequence is steps x features comparisons, so this bounds serving
+# latency for long sequences. Measured (ridge test accuracy, all steps vs
+# 128 at most; batch-64 latency): ArrowHead 0.857 vs 0.869, 164 vs 108 ms;
+# OSULeaf 0.955 vs 0.946, 329 vs 73 ms; GunPoint 0.993 both, 99 vs 63 ms.
+MAX_POSITIONS = 128
+# The dilations are chosen for the longest training sequence, as MiniRocket
+# chooses them for the length its series are padded to (shorter ones see
+# zeros past their end). Measured on JapaneseVowels (7-29 steps), ridge
+# leave-one-out accuracy: median length 0.926, 90th percentile 0.941,
+# longest 0.959.
+LENGTH_PERCENTILE = 100
 _GOLDEN = (math.sqrt(5) + 1) / 2
 
 
@@ -68,11 +81,30 @@ def choose_dilations(length, num_features=DEFAULT_FEATURES):
     return dilations.tolist(), counts.tolist()
 
 
-def _convolve(values, kernel, dilation):
+def _convolve(values, kernel, dilation, stride=1):
     """``same`` dilated convolution of zero-padded ``values [batch, steps,
-    channels]`` with ``kernel [9, channels, kernels]``."""
-    return tf.nn.conv1d(values, kernel, stride=1, padding="SAME",
-                        dilations=dilation)
+    channels]`` with ``kernel [9, channels, kernels]``, at every
+    ``stride``-th step from the first: ``[batch, ceil(steps / stride),
+    kernels]``. (Computed as one matmul over the nine taps: TensorFlow's
+    convolution has no stride with a dilation.)"""
+    if stride == 1:
+        return tf.nn.conv1d(values, kernel, stride=1, padding="SAME",
+                            dilations=dilation)
+    reach = (KERNEL_LENGTH // 2) * dilation
+    steps = tf.shape(values)[1]
+    padded = tf.pad(values, [[0, 0], [reach, reach + stride], [0, 0]])
+    positions = (steps + stride - 1) // stride
+    taps = tf.stack([padded[:, j * dilation:
+                            j * dilation + positions * stride:stride]
+                     for j in range(KERNEL_LENGTH)], axis=2)
+    return tf.einsum("bptc,tck->bpk", taps, kernel)
+
+
+def choose_stride(length, max_positions=None):
+    """Every how many steps the bank's outputs are pooled, for sequences of
+    up to ``length`` steps: 1, or enough to leave ``MAX_POSITIONS``."""
+    max_positions = max_positions or MAX_POSITIONS
+    return max(1, math.ceil(length / max_positions))
 
 
 def _channel_kernels(num_channels, rng):
@@ -92,33 +124,37 @@ def _channel_kernels(num_channels, rng):
 
 def fit_minirocket(sequences, seed=0, num_features=DEFAULT_FEATURES):
     """The bank's constants from training ``sequences`` (a list of ``[steps,
-    channels]`` float arrays, as the model sees them): dilations from their
-    typical length, kernels (channel subsets), paddings and biases
+    channels]`` float arrays, as the model sees them): dilations from the
+    longest one, kernels (channel subsets), paddings and biases
     (quantiles of each kernel's output on a random sequence). Returns the
     keyword arguments and weights of a `MaskedMiniRocket`."""
     if not sequences:
         raise ValueError("MiniRocket: no training sequences to fit on")
     rng = np.random.default_rng(seed)
     num_channels = sequences[0].shape[1]
-    length = int(np.median([len(s) for s in sequences]))
+    length = int(np.percentile([len(s) for s in sequences],
+                               LENGTH_PERCENTILE))
     dilations, counts = choose_dilations(length, num_features)
+    stride = choose_stride(length)
     quantiles = (np.arange(1, NUM_KERNELS * sum(counts) + 1) * _GOLDEN) % 1
     kernels, biases, start = [], [], 0
     for dilation, count in zip(dilations, counts):
         kernel = _channel_kernels(num_channels, rng)
         picks = rng.integers(len(sequences), size=NUM_KERNELS)
+        # Kernel k's outputs on sequence picks[k] (row k, column k).
+        values, _ = padded([sequences[pick] for pick in picks])
+        outputs = _convolve(values, kernel, dilation, stride).numpy()
         bias = np.zeros((NUM_KERNELS, count), np.float32)
         for k, pick in enumerate(picks):
-            output = _convolve(sequences[pick][None].astype(np.float32),
-                               kernel[:, :, k:k + 1], dilation).numpy()
+            own = math.ceil(len(sequences[pick]) / stride)
             q = quantiles[start:start + count]
-            bias[k] = np.quantile(output[0, :, 0], q)
+            bias[k] = np.sort(np.quantile(outputs[k, :own, k], q))
             start += count
         kernels.append(kernel)
         biases.append(bias)
     return {"dilations": dilations, "biases_per_dilation": counts,
-            "num_channels": num_channels}, {"kernels": kernels,
-                                            "biases": biases}
+            "num_channels": num_channels, "stride": stride}, {
+                "kernels": kernels, "biases": biases}
 
 
 def rocket_features(bank, sequences, batch_size=64):
@@ -157,15 +193,18 @@ class MaskedMiniRocket(tf_keras.layers.Layer):
       dilations: one per kernel bank (see `choose_dilations`).
       biases_per_dilation: features per kernel at each dilation.
       num_channels: input channels.
+      stride: PPV counted at every ``stride``-th step of each sequence
+        (from its first; see `choose_stride`).
 
     Its weights (kernels, biases) are non-trainable; set them with
     `set_constants` from `fit_minirocket`, or they load with the model.
     """
 
     def __init__(self, dilations, biases_per_dilation, num_channels,
-                 **kwargs):
+                 stride=1, **kwargs):
         kwargs.pop("trainable", None)
         super().__init__(trainable=False, **kwargs)
+        self.stride = int(stride)
         self.dilations = [int(d) for d in dilations]
         self.biases_per_dilation = [int(c) for c in biases_per_dilation]
         self.num_channels = int(num_channels)
@@ -195,27 +234,35 @@ class MaskedMiniRocket(tf_keras.layers.Layer):
     @tf.autograph.experimental.do_not_convert
     def call(self, values, mask, training=None):
         del training
-        present = tf.cast(mask, values.dtype)
-        values = values * present[..., None]
+        mask = tf.cast(mask, tf.bool)
+        values = values * tf.cast(mask, values.dtype)[..., None]
+        stride = self.stride
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)[:, None]
-        steps = tf.range(tf.shape(values)[1])[None, :]
+        # The steps counted: every stride-th from each sequence's first.
+        steps = stride * tf.range((tf.shape(values)[1] + stride - 1) //
+                                  stride)[None, :]
+        exists = steps < lengths
         features = []
         for dilation, kernel, bias, all_steps in zip(
                 self.dilations, self.kernels, self.biases, self.all_steps):
-            output = _convolve(values, kernel, dilation)
+            output = _convolve(values, kernel, dilation, stride)
             reach = (KERNEL_LENGTH // 2) * dilation
             inside = tf.logical_and(steps >= reach, steps < lengths - reach)
             # Too short for any inside step: count every step instead.
             inside = tf.where(tf.reduce_any(inside, axis=1, keepdims=True),
-                              inside, tf.cast(mask, tf.bool))
-            region = tf.where(all_steps[None, None, :],
-                              tf.cast(mask, tf.bool)[..., None],
-                              inside[..., None])
-            region = tf.cast(region, values.dtype)  # [batch, steps, kernels]
-            above = tf.cast(output[..., None] > bias, values.dtype)
-            counted = tf.einsum("btkf,btk->bkf", above, region)
-            proportion = counted / tf.maximum(
-                tf.reduce_sum(region, axis=1), 1.0)[..., None]
+                              inside, exists)
+            region = tf.where(all_steps[None, None, :], exists[..., None],
+                              inside[..., None])  # [batch, steps, kernels]
+            # Steps outside the region never exceed a bias; then compare
+            # [batch, kernels, 1, steps] with [kernels, biases, 1] and count
+            # along the last (contiguous) axis: ~5x faster than counting
+            # along the steps axis of [batch, steps, kernels, biases].
+            counted = tf.transpose(tf.where(region, output, -np.inf),
+                                   [0, 2, 1])[:, :, None, :]
+            above = tf.reduce_sum(tf.cast(counted > bias[:, :, None],
+                                          values.dtype), axis=-1)
+            total = tf.reduce_sum(tf.cast(region, values.dtype), axis=1)
+            proportion = above / tf.maximum(total, 1.0)[..., None]
             features.append(tf.reshape(proportion,
                                        [-1, NUM_KERNELS * bias.shape[1]]))
         return tf.concat(features, axis=-1)
@@ -226,4 +273,4 @@ class MaskedMiniRocket(tf_keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "dilations": self.dilations,
                 "biases_per_dilation": self.biases_per_dilation,
-                "num_channels": self.num_channels}
+                "num_channels": self.num_channels, "stride": self.stride}

@@ -1,6 +1,7 @@
 """Long sequences through the real pipeline: the Trainer chooses the
-front-end's downsampling factor from the training lengths and the step
-count from their number (and records why), short sequences get no
+front-end's downsampling factor and the MiniRocket path's dilations from
+the training lengths and the step count from their number (and records
+why), short sequences get no
 downsampling, explicit options are not overridden, and the exported model
 still serves noise-free and deterministically."""
 
@@ -13,7 +14,7 @@ from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import runner
-from noisy_rnn.pipeline.trainer import data_defaults
+from noisy_rnn.pipeline.trainer import data_defaults, rocket
 from noisy_rnn.schemas import contracts
 
 
@@ -34,6 +35,13 @@ def test_short_sequences_get_no_downsampling(japanese_vowels):
     assert re.match(r"225 training examples of 7-\d\d steps", choice["reason"])
     # The short config's explicit step count is not the data's to choose.
     assert "train_steps" not in choices
+    # The MiniRocket path: dilations for the longest of the 270 training
+    # and validation sequences (29 steps: (29 - 1) / 8 -> up to 3).
+    path = choices["linear_path"]
+    assert path["value"].startswith("9996 features, ridge alpha ")
+    assert re.match(r"MiniRocket dilations 1-3 for sequences of up to 29 "
+                    r"steps; ridge penalty by leave-one-out over 270 "
+                    r"training sequences", path["reason"])
 
 
 def test_long_sequences_are_downsampled_near_the_target(tmp_path):
@@ -49,6 +57,14 @@ def test_long_sequences_are_downsampled_near_the_target(tmp_path):
     # 90th percentile of 400-600 steps: ~580 -> 6 steps become one.
     assert choice["value"] == 6, choice
     assert "every 6 steps become one" in choice["reason"]
+    # The MiniRocket path's dilations follow the length: up to ~(600-1)/8.
+    dilations = re.match(r"MiniRocket dilations 1-(\d+) for sequences of "
+                         r"up to (\d+) steps",
+                         data_choices(config)["linear_path"]["reason"])
+    longest = int(dilations.group(2))
+    assert 400 <= longest <= 600
+    assert int(dilations.group(1)) == rocket.choose_dilations(longest)[0][-1]
+    assert int(dilations.group(1)) >= 49
     # The step count left to the data: a small set gets the 600 floor.
     steps = summary.data_choices["train_steps"]
     examples = int(re.match(r"(\d+) training examples",

@@ -52,6 +52,29 @@ def test_bank_ignores_padding_and_garbage_in_padded_steps():
     assert ((features >= 0) & (features <= 1)).all()
 
 
+def test_long_sequences_are_counted_at_strided_steps_still_exactly(
+        monkeypatch):
+    monkeypatch.setattr(rocket, "MAX_POSITIONS", 16)
+    bank = fitted_bank([70, 50, 64])
+    assert bank.stride == 5  # ceil(70 / 16)
+    lengths = [70, 33, 6]
+    values, mask = padded_batch(lengths, time=70, seed=1)
+    features = bank(values, mask).numpy()
+    longer, longer_mask = padded_batch(lengths, time=83, seed=1)
+    longer[~longer_mask] = 99.0
+    assert np.allclose(bank(longer, longer_mask).numpy(), features,
+                       atol=1e-6)
+    for row, length in enumerate(lengths):
+        alone = bank(values[row:row + 1, :length],
+                     mask[row:row + 1, :length]).numpy()
+        assert np.allclose(alone, features[row:row + 1], atol=1e-6)
+    # The strided outputs are the full convolution's, every 5th step.
+    kernel, dilation = bank.kernels[1], bank.dilations[1]
+    full = rocket._convolve(values, kernel, dilation)  # pylint: disable=protected-access
+    strided = rocket._convolve(values, kernel, dilation, stride=5)  # pylint: disable=protected-access
+    assert np.allclose(strided, full[:, ::5], atol=1e-5)
+
+
 def test_bank_fit_is_seeded():
     first, again, other = (fitted_bank([30, 20, 25], seed=s)
                            for s in (0, 0, 1))
