@@ -151,8 +151,9 @@ def run_fn(fn_args: FnArgs):
     path, train_offsets, validation_offsets = fit_linear_path(
         config, spec, train_arrays, as_arrays(validation_examples),
         num_outputs)
-    if path is not None:
-        choices["linear_path"] = path.choice
+    if path is not None:  # under the option that turns it off
+        choices["rocket_features" if class_names else
+                "autoregressive"] = path.choice
     model = build_model(config, len(spec.features), num_outputs,
                         linear_path=path)
     # What training updates (and warm starts): without the fixed linear

@@ -37,7 +37,7 @@ def test_short_sequences_get_no_downsampling(japanese_vowels):
     assert "train_steps" not in choices
     # The MiniRocket path: dilations for the longest of the 270 training
     # and validation sequences (29 steps: (29 - 1) / 8 -> up to 3).
-    path = choices["linear_path"]
+    path = choices["rocket_features"]
     assert path["value"].startswith("9996 features, ridge alpha ")
     assert re.match(r"MiniRocket dilations 1-3 for sequences of up to 29 "
                     r"steps; ridge penalty by leave-one-out over 270 "
@@ -60,7 +60,7 @@ def test_long_sequences_are_downsampled_near_the_target(tmp_path):
     # The MiniRocket path's dilations follow the length: up to ~(600-1)/8.
     dilations = re.match(r"MiniRocket dilations 1-(\d+) for sequences of "
                          r"up to (\d+) steps",
-                         data_choices(config)["linear_path"]["reason"])
+                         data_choices(config)["rocket_features"]["reason"])
     longest = int(dilations.group(2))
     assert 400 <= longest <= 600
     assert int(dilations.group(1)) == rocket.choose_dilations(longest)[0][-1]

@@ -253,13 +253,17 @@ def training_section(view):
                                    contracts.DATA_CHOICES_FILE) or {}
         keys = ("cell", "units", "layers", "noise", "noise_std",
                 "noise_std_trainable", "downsample", "conv_filters",
-                "ema_decay", "batch_size", "train_steps", "eval_every",
+                "rocket_features", "autoregressive", "ema_decay",
+                "batch_size", "train_steps", "eval_every",
                 "early_stopping_patience")
+        # The linear path's entry says what was fitted, not a new value.
+        fitted = ("rocket_features", "autoregressive")
         parts.append(table(
             ["setting", "value", "chosen from the data"],
             [[esc(k), esc(config.get(k)),
-              esc(chosen[k]["reason"]) if k in chosen else ""]
-             for k in keys]))
+              esc((f"{chosen[k]['value']}: " if k in fitted else "") +
+                  chosen[k]["reason"]) if k in chosen else ""]
+             for k in keys if k in config]))
     if view.summary.warm_start:
         parts.append(f"<p>Warm start: "
                      f"{esc(view.summary.warm_start.get('reason', ''))}</p>")
