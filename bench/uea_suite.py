@@ -14,7 +14,8 @@ for equal lengths).
 
 Usage:
     .venv/bin/python bench/uea_suite.py --work /tmp/uea [--datasets GunPoint ...]
-        [--seeds 0 1 2] [--baselines-only] [--window 0.1]
+        [--seeds 0 1 2] [--baselines-only | --skip-baselines] [--window 0.1]
+        [--model-option NAME=VALUE ...]
 """
 
 import argparse
@@ -252,6 +253,8 @@ def main():
                         help="DTW band as a fraction of the length "
                              "(equal-length data); 1: unconstrained")
     parser.add_argument("--baselines-only", action="store_true")
+    parser.add_argument("--skip-baselines", action="store_true",
+                        help="no 1-NN baselines (e.g. for ablation runs)")
     parser.add_argument("--model-option", action="append", default=[],
                         metavar="NAME=VALUE",
                         help="a ModelConfig field to set for every run, "
@@ -262,8 +265,10 @@ def main():
     ts_dir = fetch_archive(args.work)
     results = {}
     for name in args.datasets:
-        found = baselines(ts_dir, name, args.window)
-        line = (f"{name}: {found['series']}, {found['steps']} steps, "
+        found = None if args.skip_baselines else baselines(
+            ts_dir, name, args.window)
+        line = f"{name}:" if found is None else (
+                f"{name}: {found['series']}, {found['steps']} steps, "
                 f"{found['channels']} channel(s); 1-NN ED "
                 f"{'n/a' if found['1nn_ed'] is None else format(found['1nn_ed'], '.3f')}"
                 f", 1-NN DTW "

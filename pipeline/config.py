@@ -50,6 +50,9 @@ class ModelConfig:
     # closed form, beside the recurrent layers, which learn a correction to
     # its logits (see `noisy_rnn.pipeline.trainer.linear_paths`); 0: none.
     rocket_features: int = 10000
+    # Half of those features on the first differences of each sequence
+    # (MultiRocket's second representation).
+    rocket_differences: bool = False
     # Regression: a least-squares linear autoregressive path over each
     # window, which the recurrent layers correct; False: none.
     autoregressive: bool = True

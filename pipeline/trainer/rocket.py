@@ -122,12 +122,17 @@ def _channel_kernels(num_channels, rng):
     return kernel
 
 
-def fit_minirocket(sequences, seed=0, num_features=DEFAULT_FEATURES):
+def fit_minirocket(sequences, seed=0, num_features=DEFAULT_FEATURES,
+                   differences=False):
     """The bank's constants from training ``sequences`` (a list of ``[steps,
-    channels]`` float arrays, as the model sees them): dilations from the
-    longest one, kernels (channel subsets), paddings and biases
-    (quantiles of each kernel's output on a random sequence). Returns the
-    keyword arguments and weights of a `MaskedMiniRocket`."""
+    channels]`` float arrays, as the model sees them; with ``differences``,
+    of their first differences): dilations from the longest one, kernels
+    (channel subsets), paddings and biases (quantiles of each kernel's
+    output on a random sequence). Returns the keyword arguments and weights
+    of a `MaskedMiniRocket`."""
+    if differences:
+        sequences = [np.diff(s, axis=0) for s in sequences]
+    sequences = [s for s in sequences if len(s)]
     if not sequences:
         raise ValueError("MiniRocket: no training sequences to fit on")
     rng = np.random.default_rng(seed)
@@ -153,7 +158,8 @@ def fit_minirocket(sequences, seed=0, num_features=DEFAULT_FEATURES):
         kernels.append(kernel)
         biases.append(bias)
     return {"dilations": dilations, "biases_per_dilation": counts,
-            "num_channels": num_channels, "stride": stride}, {
+            "num_channels": num_channels, "stride": stride,
+            "differences": differences}, {
                 "kernels": kernels, "biases": biases}
 
 
@@ -195,16 +201,20 @@ class MaskedMiniRocket(tf_keras.layers.Layer):
       num_channels: input channels.
       stride: PPV counted at every ``stride``-th step of each sequence
         (from its first; see `choose_stride`).
+      differences: read each sequence's first differences (one step
+        fewer) instead of its values, as MultiRocket's second
+        representation (Tan et al. 2022).
 
     Its weights (kernels, biases) are non-trainable; set them with
     `set_constants` from `fit_minirocket`, or they load with the model.
     """
 
     def __init__(self, dilations, biases_per_dilation, num_channels,
-                 stride=1, **kwargs):
+                 stride=1, differences=False, **kwargs):
         kwargs.pop("trainable", None)
         super().__init__(trainable=False, **kwargs)
         self.stride = int(stride)
+        self.differences = bool(differences)
         self.dilations = [int(d) for d in dilations]
         self.biases_per_dilation = [int(c) for c in biases_per_dilation]
         self.num_channels = int(num_channels)
@@ -236,6 +246,10 @@ class MaskedMiniRocket(tf_keras.layers.Layer):
         del training
         mask = tf.cast(mask, tf.bool)
         values = values * tf.cast(mask, values.dtype)[..., None]
+        if self.differences:  # step t - step t-1, where both exist
+            values = values[:, 1:] - values[:, :-1]
+            mask = mask[:, 1:]
+            values = values * tf.cast(mask, values.dtype)[..., None]
         stride = self.stride
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)[:, None]
         # The steps counted: every stride-th from each sequence's first.
@@ -273,4 +287,5 @@ class MaskedMiniRocket(tf_keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "dilations": self.dilations,
                 "biases_per_dilation": self.biases_per_dilation,
-                "num_channels": self.num_channels, "stride": self.stride}
+                "num_channels": self.num_channels, "stride": self.stride,
+                "differences": self.differences}

@@ -91,7 +91,8 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
     if spec.task == "classification" and config.rocket_features:
         path = linear_paths.fit_rocket_ridge(
             sequences, np.concatenate([train[1], validation[1]]),
-            num_outputs, config.seed, config.rocket_features)
+            num_outputs, config.seed, config.rocket_features,
+            config.rocket_differences)
     elif spec.task == "regression" and config.autoregressive:
         path = linear_paths.fit_autoregressive(
             sequences, np.concatenate([train[1], validation[1]]),
@@ -167,8 +168,10 @@ def run_fn(fn_args: FnArgs):
     validation_data = batched(
         with_offsets(validation_examples, validation_offsets),
         config.batch_size, training=False)
+    # With a linear path, the path alone (where training starts) is the
+    # first candidate: kept if no trained round beats it on validation.
     history = train(trained, train_data, validation_data, config,
-                    fn_args.model_run_dir)
+                    fn_args.model_run_dir, evaluate_start=path is not None)
 
     # Layer traces are not needed to serve or evaluate: the signatures are.
     model.save(fn_args.serving_model_dir, save_format="tf", save_traces=False,

@@ -39,15 +39,19 @@ class _SqueezedMAE(tf_keras.metrics.MeanAbsoluteError):
                                     sample_weight)
 
 
-def train(model, train_data, eval_data, config: ModelConfig, log_dir):
+def train(model, train_data, eval_data, config: ModelConfig, log_dir,
+          evaluate_start=False):
     """Adam on the task loss (plus layer losses, e.g. the std prior), with
     a pass over ``eval_data`` (the validation slice) every ``eval_every``
     steps, early stopping on its loss and the best weights restored (with ``ema_decay``, the averaged weights
     are the ones evaluated and kept). With ``early_stopping_patience`` 0 it
     runs every step and keeps the last weights: the eval rounds are only
-    logged. Returns the history of eval rounds (with each trainable noise
-    std, ``noise_std_<layer>``); ``progress.json`` in ``log_dir`` follows
-    the steps while it runs.
+    logged. With ``evaluate_start``, a first round (step 0, train loss NaN)
+    scores the model before any step, and early stopping may keep it (a
+    model that starts from a fitted linear path is then never worse than
+    that path on the validation slice). Returns the history of eval rounds
+    (with each trainable noise std, ``noise_std_<layer>``);
+    ``progress.json`` in ``log_dir`` follows the steps while it runs.
 
     A plain loop in ``tf.function(autograph=False)``: same maths as
     ``model.fit``, without ~15 s of AutoGraph conversion of Keras' training
@@ -95,18 +99,17 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
                f"val_{metric.name}": []}
     best_loss, best_weights, rounds_without_gain = math.inf, None, 0
     progress = TrainingProgress(log_dir, config.train_steps)
-    batches = iter(train_data)
-    for step in range(1, config.train_steps + 1):
-        train_loss = train_step(*next(batches))
-        progress.step(step)
-        if step % config.eval_every and step != config.train_steps:
-            continue
+
+    def eval_round(step, train_loss):
+        """Scores the (averaged) model on ``eval_data`` and records it;
+        returns whether early stopping ends training here."""
+        nonlocal best_loss, best_weights, rounds_without_gain
         eval_loss.reset_state()
         metric.reset_state()
         with average.swapped_in():
             for inputs, labels in eval_data:
                 eval_step(inputs, labels)
-        values = {"step": step, "train_loss": float(train_loss),
+        values = {"step": step, "train_loss": train_loss,
                   "val_loss": float(eval_loss.result()),
                   f"val_{metric.name}": float(metric.result()),
                   **noise_stds(model)}
@@ -114,19 +117,29 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir):
         logging.info("step %d: %s", step, values)
         with writer.as_default(step=step):
             for name, value in values.items():
-                if name != "step":
+                if name != "step" and not math.isnan(value):
                     tf.summary.scalar(name, value)
         for name, value in values.items():
             history.setdefault(name, []).append(value)
         if not config.early_stopping_patience:
-            continue
+            return False
         if values["val_loss"] < best_loss:
             best_loss, best_weights = values["val_loss"], average.weights()
             rounds_without_gain = 0
-        else:
-            rounds_without_gain += 1
-            if rounds_without_gain >= config.early_stopping_patience:
-                break
+            return False
+        rounds_without_gain += 1
+        return rounds_without_gain >= config.early_stopping_patience
+
+    if evaluate_start:  # the model before any step: a candidate too
+        eval_round(0, math.nan)
+    batches = iter(train_data)
+    for step in range(1, config.train_steps + 1):
+        train_loss = train_step(*next(batches))
+        progress.step(step)
+        if step % config.eval_every and step != config.train_steps:
+            continue
+        if eval_round(step, float(train_loss)):
+            break
     writer.flush()
     if not config.early_stopping_patience:
         best_weights = average.weights()

@@ -40,8 +40,9 @@ def test_short_sequences_get_no_downsampling(japanese_vowels):
     path = choices["rocket_features"]
     assert path["value"].startswith("9996 features, ridge alpha ")
     assert re.match(r"MiniRocket dilations 1-3 for sequences of up to 29 "
-                    r"steps; ridge penalty by leave-one-out over 270 "
-                    r"training sequences", path["reason"])
+                    r"steps, counted at every 1 step\(s\), on the values; "
+                    r"ridge penalty by leave-one-out over 270 training "
+                    r"sequences", path["reason"])
 
 
 def test_long_sequences_are_downsampled_near_the_target(tmp_path):

@@ -2,6 +2,8 @@
 without its prior (300 steps, twice), and the Trainer's early stopping over
 eval rounds."""
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -85,3 +87,20 @@ def test_early_stopping_keeps_the_best_round_and_patience_0_the_last(
         assert history["step"] == [10, 20, 30, 40]
         assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
             losses[-1], rel=1e-5)
+
+
+def test_the_starting_model_is_a_candidate_when_asked(tmp_path):
+    # As above, every round is worse than the untrained start: kept.
+    config = ModelConfig(units=4, noise="none", conv_filters=0,
+                         label_smoothing=0.0, ema_decay=0.0, train_steps=40,
+                         eval_every=10, learning_rate=0.05,
+                         early_stopping_patience=2)
+    model = build_model(config, 3, 2)
+    start = _eval_loss(model, _labelled(1, False))
+    history = train(model, _labelled(0, True), _labelled(1, False), config,
+                    str(tmp_path), evaluate_start=True)
+    assert history["step"] == [0, 10, 20]
+    assert math.isnan(history["train_loss"][0])
+    assert history["val_loss"][0] == pytest.approx(start, rel=1e-5)
+    assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
+        start, rel=1e-5)

@@ -20,9 +20,9 @@ def sequences_of(lengths, channels=3, seed=0):
     return [v[m] for v, m in zip(values, mask)]
 
 
-def fitted_bank(lengths, features=840, seed=0):
+def fitted_bank(lengths, features=840, seed=0, differences=False):
     options, constants = rocket.fit_minirocket(sequences_of(lengths), seed,
-                                               features)
+                                               features, differences)
     bank = rocket.MaskedMiniRocket(**options)
     bank.set_constants(**constants)
     return bank
@@ -36,8 +36,9 @@ def test_dilations_span_the_sequence_and_share_out_the_features():
     assert rocket.choose_dilations(5) == ([1], [119])
 
 
-def test_bank_ignores_padding_and_garbage_in_padded_steps():
-    bank = fitted_bank([60, 40, 9])
+@pytest.mark.parametrize("differences", [False, True])
+def test_bank_ignores_padding_and_garbage_in_padded_steps(differences):
+    bank = fitted_bank([60, 40, 9], differences=differences)
     lengths = [60, 40, 9, 3]
     values, mask = padded_batch(lengths, time=60, seed=1)
     features = bank(values, mask).numpy()
@@ -83,14 +84,16 @@ def test_bank_fit_is_seeded():
     assert not np.array_equal(first(values, mask), other(values, mask))
 
 
-def test_ridge_leave_one_out_matches_refitting_without_each_row():
+@pytest.mark.parametrize("rows, columns", [(12, 30), (40, 5)])
+def test_ridge_leave_one_out_matches_refitting_without_each_row(rows,
+                                                                 columns):
     rng = np.random.default_rng(0)
-    features = rng.normal(size=(12, 30)).astype(np.float32)
-    targets = rng.normal(size=(12, 2)).astype(np.float32)
+    features = rng.normal(size=(rows, columns)).astype(np.float32)
+    targets = rng.normal(size=(rows, 2)).astype(np.float32)
     _, _, alpha, loo = linear_paths.ridge_leave_one_out(
         features, targets, alphas=[0.5])
-    for row in range(12):
-        keep = np.arange(12) != row
+    for row in range(rows):
+        keep = np.arange(rows) != row
         weights, intercept, _, _ = linear_paths.ridge_leave_one_out(
             features[keep], targets[keep], alphas=[alpha])
         assert np.allclose(features[row] @ weights + intercept, loo[row],
@@ -112,6 +115,11 @@ def test_rocket_ridge_learns_shapes_and_reports_its_choice():
     assert (path.offsets.argmax(1) == labels).mean() > 0.9
     assert "leave-one-out" in path.choice["reason"]
     assert path.scale > 0
+    both = linear_paths.fit_rocket_ridge(sequences, labels, 2, seed=0,
+                                         num_features=840, differences=True)
+    assert [bank.differences for bank in both.layer.banks] == [False, True]
+    assert "on the values and their differences" in both.choice["reason"]
+    assert (both.offsets.argmax(1) == labels).mean() > 0.9
 
 
 def test_autoregressive_path_recovers_a_linear_process():
