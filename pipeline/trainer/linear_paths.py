@@ -1,23 +1,25 @@
 """The linear path beside the noisy recurrent branch: a model fitted in
-closed form on the training sequences, whose output the trained network
-corrects.
+closed form on the training and validation sequences, whose output the
+trained network corrects.
 
 - Classification: `RocketRidge`, MiniRocket features
   (`noisy_rnn.pipeline.trainer.rocket`) and a ridge classifier on them,
-  its penalty chosen by leave-one-out error over the training sequences
-  (the MiniRocket recipe). No validation slice is needed to fit it, so a
-  small training set is used whole.
-- Regression: `LinearAutoregressive`, a least-squares linear map of each
-  window's recent values to the target (LSTNet's "highway", Lai et al.
-  2018): the recurrent branch models what a linear AR cannot.
+  its penalty chosen by leave-one-out error (the MiniRocket recipe). No
+  held-out slice is needed to fit it, so a small training set is used
+  whole.
+- Regression: `LinearAutoregressive`, a ridge linear map of each window's
+  values to the target (LSTNet's "highway", Lai et al. 2018), its penalty
+  chosen the same way: the recurrent branch models what a linear AR
+  cannot.
 
 Both are fixed (non-trainable weights, constants of the SavedModel). The
-network learns a correction on top: its logits or prediction are ``scale *
-linear + head(recurrent)``, the head starting at zero, so training starts
-from the linear model. The network trains on *honest* linear outputs: for
-sequences the ridge was fitted on, their leave-one-out scores (what the
-ridge says of a sequence it has not seen), so the correction learns the
-ridge's real errors rather than its fit of the training set.
+network's logits or prediction are ``scale * linear + branch_scale *
+head(branches)``, and training starts from the linear path alone (see
+`noisy_rnn.pipeline.trainer.architecture.build_model`). The network
+trains on *honest* linear outputs: the leave-one-out outputs of each
+sequence the path was fitted on (what it says of a sequence it has not
+seen), so the correction learns the path's real errors rather than its fit
+of the training set.
 """
 
 import dataclasses
@@ -255,29 +257,29 @@ class LinearAutoregressive(tf_keras.layers.Layer):
                 "num_channels": self.num_channels}
 
 
-def fit_autoregressive(sequences, targets, fit_count):
+def fit_autoregressive(sequences, targets):
     """A `LinearAutoregressive` over the shortest sequence's length (the
-    window), ridge regression on the first ``fit_count`` of ``sequences``
-    (the training ones) to their scaled ``targets``, its penalty chosen by
-    leave-one-out error over them (valid for a linear AR's windows:
-    Bergmeir et al. 2018); ``offsets`` are its predictions for every
-    sequence."""
+    window), ridge regression from ``sequences`` (the training and
+    validation windows: the latest ones matter most to a forecast) to their
+    scaled ``targets``, its penalty chosen by leave-one-out error (valid for
+    a linear AR's windows: Bergmeir et al. 2018); ``offsets`` are the
+    leave-one-out predictions, as for `fit_rocket_ridge`."""
     lags = min(len(s) for s in sequences)
     num_channels = sequences[0].shape[1]
     layer = LinearAutoregressive(lags, num_channels, name="autoregressive")
     values, mask = rocket.padded(sequences)
     inputs = tf.reshape(last_steps(values, mask, lags),
                         [len(sequences), -1]).numpy()
+    targets = np.asarray(targets, np.float32)
     weights, intercept, alpha, loo = ridge_leave_one_out(
-        inputs[:fit_count], np.asarray(targets[:fit_count],
-                                       np.float32)[:, None], AR_ALPHAS)
+        inputs, targets[:, None], AR_ALPHAS)
     layer.ar_kernel.assign(weights)
     layer.ar_bias.assign(intercept)
-    offsets = layer(values, mask).numpy()
-    error = float(np.mean(np.abs(loo[:, 0] - targets[:fit_count])))
+    error = float(np.mean(np.abs(loo[:, 0] - targets)))
     choice = {"value": f"AR({lags}) over {num_channels} channel(s), ridge "
                        f"alpha {alpha:.3g}",
-              "reason": f"penalty by leave-one-out over {fit_count} "
-                        f"training windows (scaled MAE {error:.3g}); the "
-                        f"recurrent branch learns what it leaves"}
-    return FittedPath(layer, offsets, 1.0, choice)
+              "reason": f"penalty by leave-one-out over {len(sequences)} "
+                        f"training and validation windows (scaled MAE "
+                        f"{error:.3g}); the recurrent branch learns what it "
+                        f"leaves"}
+    return FittedPath(layer, loo, 1.0, choice)

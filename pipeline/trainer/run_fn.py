@@ -83,10 +83,11 @@ def choose_from_data(config: ModelConfig, lengths):
 def fit_linear_path(config: ModelConfig, spec, train, validation,
                     num_outputs):
     """The fixed linear path for this task (`linear_paths`), or None when
-    turned off: classification a MiniRocket ridge fitted on the training
-    and validation sequences (leave-one-out), regression a least-squares AR
-    on the training windows. ``train`` and ``validation`` are `as_arrays`
-    pairs. Returns ``(path, train_offsets, validation_offsets)``."""
+    turned off: classification a MiniRocket ridge, regression a ridge AR,
+    each fitted on the training and validation sequences with its penalty
+    chosen by leave-one-out error; the offsets are its leave-one-out
+    outputs. ``train`` and ``validation`` are `as_arrays` pairs. Returns
+    ``(path, train_offsets, validation_offsets)``."""
     sequences = train[0] + validation[0]
     if spec.task == "classification" and config.rocket_features:
         path = linear_paths.fit_rocket_ridge(
@@ -95,8 +96,7 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
             config.rocket_differences)
     elif spec.task == "regression" and config.autoregressive:
         path = linear_paths.fit_autoregressive(
-            sequences, np.concatenate([train[1], validation[1]]),
-            len(train[0]))
+            sequences, np.concatenate([train[1], validation[1]]))
     else:
         return None, None, None
     logging.info("linear path: %s (%s)", path.choice["value"],

@@ -130,11 +130,14 @@ def test_autoregressive_path_recovers_a_linear_process():
             0.1 * rng.normal()
     windows = [series[t - 8:t, None] for t in range(8, 400)]
     targets = np.array([series[t] for t in range(8, 400)])
-    path = linear_paths.fit_autoregressive(windows, targets, fit_count=300)
+    path = linear_paths.fit_autoregressive(windows[:300], targets[:300])
     kernel = path.layer.ar_kernel.numpy()[:, 0]
     assert kernel[-1] == pytest.approx(0.6, abs=0.05)
     assert kernel[-2] == pytest.approx(-0.3, abs=0.05)
-    assert np.abs(path.offsets[300:, 0] - targets[300:]).mean() < 0.1
+    values, mask = rocket.padded(windows[300:])
+    predicted = path.layer(values, mask).numpy()[:, 0]
+    assert np.abs(predicted - targets[300:]).mean() < 0.1
+    assert path.offsets.shape == (300, 1)  # leave-one-out, each window
 
 
 def test_autoregressive_path_reads_each_sequence_s_own_last_steps():
@@ -154,8 +157,7 @@ def test_model_adds_the_trained_branches_to_the_fixed_path(num_outputs):
         path = linear_paths.fit_rocket_ridge(sequences, [0, 1, 2] * 2, 3,
                                              seed=0, num_features=840)
     else:
-        path = linear_paths.fit_autoregressive(
-            sequences, np.arange(6.0), fit_count=6)
+        path = linear_paths.fit_autoregressive(sequences, np.arange(6.0))
     model = build_model(ModelConfig(units=4, conv_filters=2), 3,
                         num_outputs, linear_path=path)
     values, mask = padded_batch([20, 9], time=20)
