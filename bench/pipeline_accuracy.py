@@ -28,17 +28,24 @@ from noisy_rnn.pipeline.ops import runner
 
 ACCURACY, MAE = "sparse_categorical_accuracy", "mean_absolute_error"
 NAIVE = ("persistence_mae", "seasonal_naive_mae")
-GRU_ONLY = dict(conv_filters=0, label_smoothing=0.0, ema_decay=0.0)
+NO_PATH = dict(rocket_features=0, autoregressive=False)
+GRU_ONLY = dict(conv_filters=0, label_smoothing=0.0, ema_decay=0.0,
+                **NO_PATH)
 SETTINGS = {
     "GRU alone, trainable initial state, no noise": dict(
         noise="none", **GRU_ONLY),
     "GRU alone, trainable initial state, additive noise 0.3": dict(
         noise="additive", noise_std=0.3, **GRU_ONLY),
-    # The defaults: a convolutional branch beside the GRU (64 filters), label
-    # smoothing 0.1 and an average of the weights (decay 0.99).
-    "GRU + conv 64, no noise, smoothing 0.1, EMA 0.99": dict(noise="none"),
-    "GRU + conv 64, additive noise 0.3, smoothing 0.1, EMA 0.99 (default)":
-        dict(noise="additive", noise_std=0.3),
+    # The defaults: the linear path (MiniRocket ridge / ridge AR), a
+    # convolutional branch beside the GRU (64 filters), label smoothing 0.1
+    # and an average of the weights (decay 0.99).
+    "linear path + GRU + conv 64, no noise, smoothing 0.1, EMA 0.99": dict(
+        noise="none"),
+    "linear path + GRU + conv 64, additive noise 0.3, smoothing 0.1, EMA "
+    "0.99 (default)": dict(noise="additive", noise_std=0.3),
+    "GRU + conv 64, additive noise 0.3, smoothing 0.1, EMA 0.99, no linear "
+    "path (the default before)": dict(noise="additive", noise_std=0.3,
+                                      **NO_PATH),
 }
 
 
