@@ -63,6 +63,7 @@ def ridge_leave_one_out(features, targets, alphas=RIDGE_ALPHAS):
         shrink = eigenvalues / (eigenvalues + alpha)
         fitted = eigenvectors @ (shrink[:, None] * projected)
         leverage = (eigenvectors ** 2) @ shrink + 1.0 / len(features)
+        leverage = np.minimum(leverage, 1.0 - 1e-9)  # one example: 1
         loo = y_centred - (y_centred - fitted) / (1.0 - leverage)[:, None]
         error = float(((y_centred - loo) ** 2).sum())
         if best is None or error < best[0]:
@@ -176,8 +177,8 @@ def fit_rocket_ridge(sequences, labels, num_classes, seed,
         else [])
     fitted = [rocket.fit_minirocket(fit_sequences, seed + index,
                                     num_features // len(representations),
-                                    differences)
-              for index, differences in enumerate(representations)]
+                                    on_differences)
+              for index, on_differences in enumerate(representations)]
     layer = RocketRidge(num_classes, [options for options, _ in fitted],
                         name="rocket_ridge")
     for bank, (_, constants) in zip(layer.banks, fitted):

@@ -1,9 +1,10 @@
 """A bank of fixed random dilated convolutions with PPV pooling (the
 MiniRocket recipe, Dempster et al. 2021), masked for padded batches.
 
-The convolutional branch that makes a small recurrent model competitive on
-the UCR/UEA archive: about 10,000 features, each the proportion of a
-sequence's steps where one dilated length-9 kernel's output exceeds a bias.
+The features of the linear path beside the recurrent layers
+(`noisy_rnn.pipeline.trainer.linear_paths.RocketRidge`): about 10,000,
+each the proportion of a sequence's steps where one dilated length-9
+kernel's output exceeds a bias.
 Nothing here is trained: the kernels are MiniRocket's 84 fixed patterns
 (weights -1, three of them 2), the dilations follow the training lengths,
 each kernel sums a random subset of channels, and the biases are quantiles
@@ -17,7 +18,9 @@ and each feature averages over that sequence's own steps only. Half the
 kernels use the ``same`` output (every step), the other half only the steps
 whose whole receptive field lies inside the sequence (MiniRocket's
 alternating padding); a sequence too short for the latter falls back to the
-former. A padded sequence and its unpadded twin give the same features.
+former. Long sequences are counted at every k-th step from their first
+(`choose_stride`). A padded sequence and its unpadded twin give the same
+features.
 """
 
 import itertools
@@ -37,9 +40,10 @@ MAX_DILATIONS_PER_KERNEL = 32
 # Steps at which PPV is counted, at most: beyond, every stride-th step
 # (the proportion is estimated from a regular sample of the steps). Cost
 # per sequence is steps x features comparisons, so this bounds serving
-# latency for long sequences. Measured (ridge test accuracy, all steps vs
-# 128 at most; batch-64 latency): ArrowHead 0.857 vs 0.869, 164 vs 108 ms;
-# OSULeaf 0.955 vs 0.946, 329 vs 73 ms; GunPoint 0.993 both, 99 vs 63 ms.
+# latency for long sequences; chosen for latency. Its price, measured
+# after (ridge test accuracy, all steps vs 128 at most; batch-64 latency):
+# ArrowHead 0.857 vs 0.869, 164 vs 108 ms; OSULeaf 0.955 vs 0.946, 329 vs
+# 73 ms; GunPoint 0.993 both, 99 vs 63 ms; ACSF1 0.91 vs 0.88.
 MAX_POSITIONS = 128
 # The dilations are chosen for the longest training sequence, as MiniRocket
 # chooses them for the length its series are padded to (shorter ones see

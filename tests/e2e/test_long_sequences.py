@@ -36,10 +36,10 @@ def test_short_sequences_get_no_downsampling(japanese_vowels):
     # The short config's explicit step count is not the data's to choose.
     assert "train_steps" not in choices
     # The MiniRocket path: dilations for the longest of the 270 training
-    # and validation sequences (29 steps: (29 - 1) / 8 -> up to 3).
+    # and validation sequences (26 steps: (26 - 1) / 8 -> up to 3).
     path = choices["rocket_features"]
     assert path["value"].startswith("9996 features, ridge alpha ")
-    assert re.match(r"MiniRocket dilations 1-3 for sequences of up to 29 "
+    assert re.match(r"MiniRocket dilations 1-3 for sequences of up to 26 "
                     r"steps, counted at every 1 step\(s\), on the values; "
                     r"ridge penalty by leave-one-out over 270 training "
                     r"sequences", path["reason"])

@@ -179,3 +179,17 @@ def test_no_branch_and_no_path_is_refused_by_name():
         build_model(ModelConfig(layers=0, conv_filters=0), 3, 2)
     with pytest.raises(ValueError, match="--rocket-features: must be >= 0"):
         ModelConfig(rocket_features=-1).validate()
+
+
+@pytest.mark.parametrize("lengths", [[1], [2, 1], [3, 2, 1, 2]])
+def test_tiny_training_sets_and_short_sequences_fit_without_error(lengths):
+    sequences = sequences_of(lengths)
+    path = linear_paths.fit_rocket_ridge(
+        sequences, [i % 2 for i in range(len(lengths))], 2, seed=0,
+        num_features=168)
+    assert np.isfinite(path.offsets).all()
+    values, mask = padded_batch([5, 1], time=5)
+    assert np.isfinite(path.layer(values, mask).numpy()).all()
+    ar = linear_paths.fit_autoregressive(sequences, np.arange(
+        len(lengths), dtype=float))
+    assert np.isfinite(ar.offsets).all() and ar.layer.lags == min(lengths)
