@@ -176,9 +176,13 @@ def test_nothing_is_checked_when_the_evaluator_refused(japanese_vowels,
 
 
 def test_noisy_export_is_refused_and_nothing_is_pushed(tmp_path):
+    # Without the linear path: with it, early stopping may keep the path
+    # alone (the recurrent branch weighted 0), whose outputs the noise then
+    # cannot change; its random op is refused all the same.
     config = PipelineConfig(
         dataset="schemas/japanese_vowels/dataset.yaml",
-        output=str(tmp_path / "run"), model=ModelConfig(**SHORT),
+        output=str(tmp_path / "run"),
+        model=ModelConfig(**SHORT, rocket_features=0),
         min_accuracy=0.0, run_fn="noisy_export.run_fn")
     summary = runner.run(config)
     assert summary.blessed is True  # the Evaluator alone would push it
