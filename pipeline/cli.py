@@ -50,6 +50,21 @@ def _cmd_demo(args):
               variants=args.variants)
 
 
+EXPLICIT = "explicit_model_options"  # parsed: the model options given
+
+
+def _recording(action_class):
+    """``action_class`` that also adds its dest to the parsed namespace's
+    `EXPLICIT` set: which model options the user gave (the Tuner leaves
+    those as given, even when given their default value)."""
+    class Recording(action_class):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            given = set(getattr(namespace, EXPLICIT, None) or ())
+            setattr(namespace, EXPLICIT, given | {self.dest})
+    return Recording
+
+
 def _add_model_options(parser):
     """One ``--option`` per `ModelConfig` field, defaults from the class."""
     from noisy_rnn.pipeline.config import ModelConfig
@@ -57,12 +72,73 @@ def _add_model_options(parser):
     for field in dataclasses.fields(ModelConfig):
         flag = "--" + field.name.replace("_", "-")
         if field.type is bool or isinstance(field.default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction,
-                               default=field.default)
+            group.add_argument(
+                flag, action=_recording(argparse.BooleanOptionalAction),
+                default=field.default)
         else:
             group.add_argument(flag, type=type(field.default),
+                               action=_recording(argparse._StoreAction),
                                default=field.default,
                                help=f"default: {field.default}")
+
+
+def _list_of(kind):
+    """argparse type: a comma-separated list of ``kind``."""
+    def parse(text):
+        try:
+            return [kind(item) for item in text.split(",") if item.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__} values, got "
+                f"{text!r}") from None
+    return parse
+
+
+def _add_tune_options(parser):
+    """``--tune`` and the Tuner's budget and search space (see
+    `noisy_rnn.pipeline.config.TuneConfig`); any of them turns it on."""
+    from noisy_rnn.pipeline.config import TUNE_SPACE, TuneConfig
+    group = parser.add_argument_group(
+        "tuning", "a Tuner chooses noise, initial state and sizes on the "
+                  "validation slice (or k-fold cross-validation) before "
+                  "the Trainer")
+    group.add_argument("--tune", action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help="default: as the dataset spec's 'tune' key")
+    defaults = TuneConfig()
+    for field in dataclasses.fields(TuneConfig):
+        if field.name == "space":
+            continue
+        group.add_argument("--tune-" + field.name.replace("_", "-"),
+                           type=int, default=None,
+                           help=f"default: {getattr(defaults, field.name)}")
+    for name, values in TUNE_SPACE.items():
+        kind = type(values[0])
+        group.add_argument("--tune-" + name.replace("_", "-"),
+                           type=_list_of(kind), default=None,
+                           metavar="A,B,...",
+                           help=f"default: {','.join(map(str, values))}")
+
+
+def _tune_config(args, spec_tune):
+    """The run's `TuneConfig` (False: none) from ``--tune`` and the tuning
+    options over the spec's ``tune`` key (``spec_tune``)."""
+    from noisy_rnn.pipeline.config import TUNE_SPACE, TuneConfig
+    budget = {f.name: getattr(args, "tune_" + f.name)
+              for f in dataclasses.fields(TuneConfig) if f.name != "space"}
+    space = {name: getattr(args, "tune_" + name) for name in TUNE_SPACE}
+    given = {k: v for k, v in budget.items() if v is not None}
+    given_space = {k: v for k, v in space.items() if v is not None}
+    if args.tune is False:
+        return False
+    if args.tune is None and not given and not given_space and \
+            spec_tune is None:
+        return False
+    kwargs = {**(spec_tune or {}), **given}
+    if given_space:
+        kwargs["space"] = {**kwargs.get("space", {
+            k: list(v) for k, v in TUNE_SPACE.items()}), **given_space}
+    return TuneConfig(**kwargs)
 
 
 def _pipeline_config(args, **overrides):
@@ -83,8 +159,12 @@ def _pipeline_config(args, **overrides):
         beam_args = flink_args + beam_args
         overrides.setdefault("workers_local", workers_local)
     try:
+        from noisy_rnn.schemas.dataset_spec import load_spec
+        tune = _tune_config(args, load_spec(args.dataset).tune)
         return PipelineConfig(
             dataset=args.dataset, output=args.output, model=model,
+            tune=tune,
+            explicit_options=sorted(getattr(args, EXPLICIT, None) or ()),
             min_accuracy=args.min_accuracy, max_mae=args.max_mae,
             beat_naive=args.beat_naive,
             enable_cache=not args.no_cache, spans_dir=args.spans_dir,
@@ -333,6 +413,7 @@ def _add_pipeline_options(parser, spans_required=False):
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     _add_model_options(parser)
+    _add_tune_options(parser)
 
 
 def _model_name(args):

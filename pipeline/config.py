@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import load_spec
@@ -131,6 +131,77 @@ class ModelConfig:
             fail("learning_rate", f"must be > 0, got {self.learning_rate}")
 
 
+# What the Tuner may search (`noisy_rnn.pipeline.trainer.tuning`), per
+# ModelConfig field. "none" is always among the noise families: noise must
+# beat the noise-free settings to be chosen.
+TUNE_SPACE = {
+    "noise": ("none", "additive", "multiplicative"),
+    "noise_std": (0.03, 0.1, 0.3),
+    "initial_state": INITIAL_STATES,
+    "units": (32, 64, 128),
+    "conv_filters": (0, 32, 64, 128),
+}
+
+
+@dataclasses.dataclass
+class TuneConfig:
+    """The Tuner's budget and search space (``--tune``; see
+    `noisy_rnn.pipeline.trainer.tuning`)."""
+
+    trials: int = 6      # settings tried (in noise-free / noisy pairs)
+    seeds: int = 2       # training runs per setting on the validation slice
+    # Training steps per run; 0: the Trainer's (chosen from the data).
+    steps: int = 0
+    # Fewer training sequences than this (train and validation slice
+    # together): each setting is scored by k-fold cross-validation over
+    # them instead (one run per fold, each with its own seed).
+    cv_below: int = 500
+    folds: int = 3
+    # Values tried per option (`TUNE_SPACE`'s by default).
+    space: Dict[str, list] = dataclasses.field(
+        default_factory=lambda: {k: list(v) for k, v in TUNE_SPACE.items()})
+
+    def validate(self):
+        """ValueError naming the option at fault."""
+        def fail(name, problem):
+            raise ValueError(f"tuning option --tune-{name.replace('_', '-')}"
+                             f": {problem}")
+        for name, least in (("trials", 1), ("seeds", 2), ("folds", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    value < least:
+                fail(name, f"must be an integer >= {least}, got {value!r}")
+        for name in ("steps", "cv_below"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    value < 0:
+                fail(name, f"must be an integer >= 0, got {value!r}")
+        unknown = sorted(set(self.space) - set(TUNE_SPACE))
+        if unknown:
+            fail(unknown[0], f"not a searched option (searched: "
+                             f"{', '.join(TUNE_SPACE)})")
+        for name, values in self.space.items():
+            if not isinstance(values, (list, tuple)) or not values:
+                fail(name, f"must be a non-empty list, got {values!r}")
+            for value in values:
+                if name in ("noise", "initial_state"):
+                    if value not in TUNE_SPACE[name]:
+                        fail(name, f"{value!r} is not one of "
+                                   f"{', '.join(TUNE_SPACE[name])}")
+                elif isinstance(value, bool) or \
+                        not isinstance(value, (int, float)):
+                    fail(name, f"{value!r} is not a number")
+                elif name == "noise_std" and not value > 0:
+                    fail(name, f"must be > 0, got {value}")
+                elif name == "units" and (value < 1 or value != int(value)):
+                    fail(name, f"must be whole numbers >= 1, got {value}")
+                elif name == "conv_filters" and (
+                        value < 0 or value != int(value)):
+                    fail(name, f"must be whole numbers >= 0, got {value}")
+        if "none" not in self.space.get("noise", ["none"]):
+            self.space["noise"] = ["none"] + list(self.space["noise"])
+
+
 def _absolute(path):
     """Absolute local path; URIs (gs://, s3://, hdfs://) unchanged."""
     return path if "://" in path else os.path.abspath(path)
@@ -162,6 +233,11 @@ class PipelineConfig:
     spans_dir: Optional[str] = None
     # Trainer starts from the latest pushed model, if any.
     warm_start: bool = False
+    # A Tuner before the Trainer: a TuneConfig (True: the default one),
+    # False: none, None: as the spec's ``tune`` key says (none without it).
+    tune: Union[None, bool, TuneConfig] = None
+    # ModelConfig fields the user set: the Tuner leaves them as set.
+    explicit_options: List[str] = dataclasses.field(default_factory=list)
     # ServingValidator latency budgets (ms); unset keys keep its defaults.
     latency_budgets_ms: Optional[Dict[str, float]] = None
     beam_pipeline_args: List[str] = dataclasses.field(
@@ -192,6 +268,14 @@ class PipelineConfig:
         self.pipeline_name = self.pipeline_name or self.spec.name
         self.model_name = self.model_name or self.spec.name
         self.model.validate()
+        if self.tune is None and self.spec.tune is not None:
+            self.tune = TuneConfig(**self.spec.tune)
+        elif self.tune is True:
+            self.tune = TuneConfig()
+        if not self.tune:  # None or False
+            self.tune = None
+        else:
+            self.tune.validate()
 
     @property
     def pipeline_root(self):

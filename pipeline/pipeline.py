@@ -2,9 +2,9 @@
 
 SequenceExampleGen -> StatisticsGen -> (ImportSchemaGen | SchemaGen) ->
 ExampleValidator -> AnomaliesGate, DriftGate (against the served model's
-training statistics) -> Transform -> Trainer -> Evaluator (baseline: the
-latest pushed model) -> ServingValidator -> Pusher; with ``warm_start``, the
-Trainer starts from the latest pushed model.
+training statistics) -> Transform -> (Tuner, with ``tune``) -> Trainer -> Evaluator
+(baseline: the latest pushed model) -> ServingValidator -> Pusher; with
+``warm_start``, the Trainer starts from the latest pushed model.
 """
 
 import dataclasses
@@ -33,6 +33,7 @@ from noisy_rnn.components.baseline_resolver import (
     LatestPushedBaselineStrategy, LatestPushedModelStrategy,
     LatestPushedStatisticsStrategy)
 from noisy_rnn.components.drift_gate import DriftGate
+from noisy_rnn.components.noise_tuner import Tuner
 from noisy_rnn.components.sequence_example_gen import SequenceExampleGen
 from noisy_rnn.components.serving_validator import ServingValidator
 from noisy_rnn.pipeline.config import PipelineConfig
@@ -45,6 +46,7 @@ SPAN_PATTERN = "span-{SPAN}/*.csv"
 METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"
 NAIVE_BASELINES_MODULE = naive_baselines.__name__
 PREPROCESSING_FN = "noisy_rnn.pipeline.trainer.preprocessing.preprocessing_fn"
+TUNER_FN = "noisy_rnn.pipeline.trainer.tuning.tuner_fn"
 # Beam flags that ship Python code to workers (as TFX's
 # dependency_utils.make_beam_dependency_flags lists them).
 _DEPENDENCY_FLAGS = ("extra_packages", "setup_file", "requirements_file",
@@ -317,6 +319,27 @@ def create_pipeline(config: PipelineConfig,
     warm_start = (_pushed_model_resolver("latest_pushed_model", kubeflow)
                   if config.warm_start else None)
 
+    # Model selection on the validation slice carved from train; the eval
+    # split is the Evaluator's alone.
+    selection_split = (contracts.VALIDATION_SPLIT
+                       if config.model.validation_fraction else "train")
+    explicit = sorted(config.explicit_options)
+    tuner = None
+    if config.tune:
+        tuner = Tuner(
+            tuner_fn=TUNER_FN,
+            examples=example_gen.outputs["examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=trainer_pb2.TrainArgs(splits=["train"]),
+            eval_args=trainer_pb2.EvalArgs(splits=[selection_split]),
+            custom_config={
+                "model": dataclasses.asdict(config.model),
+                "dataset": spec.to_dict(),
+                "tune": dataclasses.asdict(config.tune),
+                "explicit": explicit,
+                "validation": bool(config.model.validation_fraction)})
+
     trainer = Trainer(
         run_fn=config.run_fn,
         examples=example_gen.outputs["examples"],
@@ -325,15 +348,14 @@ def create_pipeline(config: PipelineConfig,
         # No step count when it is left to the data (the Trainer chooses).
         train_args=trainer_pb2.TrainArgs(
             num_steps=config.model.train_steps or None),
-        # Model selection on the validation slice carved from train; the
-        # eval split is the Evaluator's alone.
-        eval_args=trainer_pb2.EvalArgs(
-            splits=[contracts.VALIDATION_SPLIT
-                    if config.model.validation_fraction else "train"],
-            num_steps=None),
+        eval_args=trainer_pb2.EvalArgs(splits=[selection_split],
+                                       num_steps=None),
         base_model=warm_start.outputs["model"] if warm_start else None,
+        hyperparameters=(tuner.outputs["best_hyperparameters"] if tuner
+                         else None),
         custom_config={"model": dataclasses.asdict(config.model),
-                       "dataset": spec.to_dict()})
+                       "dataset": spec.to_dict(),
+                       **({"explicit": explicit} if tuner else {})})
 
     baseline = _pushed_model_resolver(
         "latest_pushed_baseline", kubeflow,
@@ -366,7 +388,8 @@ def create_pipeline(config: PipelineConfig,
 
     components = ([example_gen, statistics_gen, schema_gen,
                    example_validator, anomalies_gate] + drift_nodes +
-                  [transform] + ([warm_start] if warm_start else []) +
+                  [transform] + ([tuner] if tuner else []) +
+                  ([warm_start] if warm_start else []) +
                   [trainer, baseline, evaluator, serving_validator, pusher])
     pipeline_args = beam_args(config, must_exist=orchestrator == "local")
     if not is_direct(pipeline_args):

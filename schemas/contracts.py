@@ -48,6 +48,10 @@ REFERENCE_OUTPUTS_FILE = "outputs.npz"
 # In the Model artifact, beside Format-Serving (read by the next warm start):
 WARM_START_WEIGHTS = os.path.join("warm_start", "weights")
 
+# --- Files the Tuner writes into its TunerResults ----------------------------
+TUNING_FILE = "tuning.json"          # every trial's runs, the choice and why
+TUNING_PROGRESS_FILE = "progress.json"  # while searching: trial N of M
+
 # --- Files the ServingValidator writes into its InfraBlessing ---------------
 SERVING_REPORT_JSON = "report.json"
 SERVING_REPORT_TEXT = "report.txt"

@@ -39,6 +39,11 @@ examples. Keys:
                    (Jensen-Shannon divergence 0.2 for numeric features,
                    L-infinity distance 0.3 for a class label); see
                    ``noisy_rnn.components.drift_gate.drift``.
+``tune``           ``true``, or the Tuner's budget and search space
+                   (``{trials: 8, seeds: 2, steps: 300, noise_std: [0.05,
+                   0.1]}``, keys of ``noisy_rnn.pipeline.config.TuneConfig``
+                   and its ``space``): a Tuner chooses the noise and sizes
+                   before the Trainer, as ``--tune`` does.
 
 `load_spec` validates all of it and raises `SpecError` naming the file, the
 line and the key at fault.
@@ -59,7 +64,7 @@ REQUIRED_KEYS = ("name", "csv", "mode", "sequence_id", "step", "features",
                  "label", "task", "split")
 WINDOW_KEYS = ("window", "horizon", "stride")
 OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change", "season",
-                               "drift_thresholds")
+                               "drift_thresholds", "tune")
 
 
 class SpecError(ValueError):
@@ -90,15 +95,17 @@ class DatasetSpec:
     # default for the feature's measure.
     drift_thresholds: Dict[str, float] = dataclasses.field(
         default_factory=dict)
+    # The ``tune`` key as `TuneConfig` fields (None: no Tuner).
+    tune: Optional[dict] = None
     path: str = ""
 
     def to_dict(self):
         """JSON-able form, for component exec properties. Without
         ``drift_thresholds``: only the DriftGate reads them (as its own
         parameter), so changing one does not invalidate the cache of
-        SequenceExampleGen or the Trainer."""
+        SequenceExampleGen or the Trainer; likewise without ``tune``."""
         values = dataclasses.asdict(self)
-        del values["drift_thresholds"]
+        del values["drift_thresholds"], values["tune"]
         return values
 
     @classmethod
@@ -289,6 +296,7 @@ def load_spec(path, check_csv=True):
                            f"({window + horizon - 1}), got {season}")
 
     thresholds = _drift_thresholds(values, features, fail)
+    tune = _tune(values, fail)
 
     spec_dir = os.path.dirname(path)
     schema = values.get("schema")
@@ -308,11 +316,44 @@ def load_spec(path, check_csv=True):
         split_column=split_column, eval_fraction=eval_fraction,
         window=window, horizon=horizon, stride=stride, schema=schema,
         forecast_change=forecast_change, season=season,
-        drift_thresholds=thresholds,
+        drift_thresholds=thresholds, tune=tune,
         path=path)
     if check_csv:
         check_csv_header(spec, lines)
     return spec
+
+
+def _tune(values, fail):
+    """The spec's ``tune`` key as `TuneConfig` keyword arguments (space
+    entries folded into ``space``), or None; checked by `TuneConfig`."""
+    # Imported here: the config module imports this one.
+    from noisy_rnn.pipeline.config import TUNE_SPACE, TuneConfig
+    tune = values.get("tune", False)
+    if tune is True:
+        tune = {}
+    elif tune is False:
+        return None
+    if not isinstance(tune, dict):
+        fail("tune", f"must be true, false or a mapping of the Tuner's "
+                     f"options, got {tune!r}")
+    budget = {f.name for f in dataclasses.fields(TuneConfig)} - {"space"}
+    kwargs, space = {}, {}
+    for key, value in tune.items():
+        if key in budget:
+            kwargs[key] = value
+        elif key in TUNE_SPACE:
+            space[key] = value
+        else:
+            fail("tune", f"unknown option {key!r} (known: "
+                         f"{', '.join(sorted(budget) + list(TUNE_SPACE))})")
+    if space:
+        kwargs["space"] = {**{k: list(v) for k, v in TUNE_SPACE.items()},
+                           **space}
+    try:
+        TuneConfig(**kwargs).validate()
+    except ValueError as error:
+        fail("tune", str(error).replace("tuning option --tune-", "option "))
+    return kwargs
 
 
 def _drift_thresholds(values, features, fail):

@@ -84,7 +84,7 @@ def DriftGate(statistics: InputArtifact[ExampleStatistics],
     if baseline_statistics is None:
         result["reason"] = ("no served model's training data to compare "
                             "with (nothing served yet, or the served model "
-                            "was trained on this very data): skipped")
+                            "was trained on this very data)")
     else:
         result.update(compared=True,
                       baseline_statistics=baseline_statistics.uri)

@@ -1,6 +1,7 @@
 """Live progress of a local run: each component's start and end, printed
 as MLMD records them; while one runs, its elapsed time, and the Trainer's
-step and latest validation metric (from its ``progress.json``)."""
+step and latest validation metric (from its ``progress.json``), and the
+Tuner's trial and best setting so far (from its own)."""
 
 import json
 import os
@@ -63,12 +64,14 @@ class ProgressMonitor(threading.Thread):
         for execution in running[-1:]:
             self._running(execution)
 
-    def _trainer_progress(self, execution):
+    def _progress(self, node, execution):
         """The Trainer's ``progress.json`` (see
-        `noisy_rnn.pipeline.trainer.progress`), or None."""
-        path = os.path.join(self.config.pipeline_root, "Trainer",
-                            "model_run", str(execution.id),
-                            contracts.PROGRESS_FILE)
+        `noisy_rnn.pipeline.trainer.progress`) or the Tuner's (see
+        `noisy_rnn.pipeline.trainer.tuning.NoiseTuner.write_progress`), or
+        None."""
+        output = {"Trainer": "model_run", "Tuner": "tuner_results"}[node]
+        path = os.path.join(self.config.pipeline_root, node, output,
+                            str(execution.id), contracts.PROGRESS_FILE)
         try:
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
@@ -79,9 +82,11 @@ class ProgressMonitor(threading.Thread):
         node = self.nodes[execution.id]
         elapsed = time.time() - execution.create_time_since_epoch / 1000
         line = f"  {node} running {elapsed:.0f} s"  # fits a narrow terminal
-        progress = (self._trainer_progress(execution) if node == "Trainer"
-                    else None)
-        if progress:
+        progress = (self._progress(node, execution)
+                    if node in ("Trainer", "Tuner") else None)
+        if progress and node == "Tuner":
+            line += self._tuner_line(execution, progress)
+        elif progress:
             line += f": step {progress['step']} of {progress['total_steps']}"
             latest = progress.get("latest")
             if latest:
@@ -99,6 +104,18 @@ class ProgressMonitor(threading.Thread):
             self.heartbeats[execution.id] = elapsed
             self.echo(line)
 
+    def _tuner_line(self, execution, progress):
+        """``: trial N of M, best ...`` for the live line; each finished
+        trial also gets a line of its own."""
+        best, latest = progress["best"], progress["latest"]
+        if progress["trial"] > self.rounds.get(execution.id, 0):
+            self.rounds[execution.id] = progress["trial"]
+            self.echo(f"  {'Tuner':<28} trial {progress['trial']} of "
+                      f"{progress['trials']}: {_setting_text(latest)}; best "
+                      f"so far: {_setting_text(best)}")
+        return (f": trial {progress['trial']} of {progress['trials']} done, "
+                f"best val_loss {best['mean']:.4g}")
+
     def _report(self, store, execution):
         if execution.id in self.finished:
             return
@@ -113,6 +130,15 @@ class ProgressMonitor(threading.Thread):
                       f"{execution_seconds(execution):6.1f} s")
             if self.on_complete is not None:
                 self.on_complete(self.nodes[execution.id])
+
+
+def _setting_text(result):
+    """``noise additive 0.1, units 64, ...: val_loss 0.41 +- 0.02``."""
+    setting = dict(result["setting"])
+    if setting.get("noise") == "none":
+        setting.pop("noise_std", None)
+    return (", ".join(f"{name} {value}" for name, value in setting.items())
+            + f": val_loss {result['mean']:.4g} +- {result['sd']:.2g}")
 
 
 def _validation_text(values):

@@ -70,6 +70,7 @@ class RunSummary:
     example_counts: Dict[str, int] = dataclasses.field(default_factory=dict)
     report_path: Optional[str] = None       # the HTML run report
     report_seconds: Optional[float] = None  # and its render time
+    tuning: Optional[dict] = None           # the Tuner's tuning.json
 
     def executed(self) -> List[str]:
         """Components that ran (not served from the cache); resolvers, which
@@ -127,6 +128,8 @@ def summarize_latest_run(config: PipelineConfig,
         drift = _latest_output(store, by_node, "DriftGate", "report")
         examples = _latest_output(store, by_node, "SequenceExampleGen",
                                   "examples")
+        tuner_results = _latest_output(store, by_node, "Tuner",
+                                       "tuner_results")
 
     metrics = {}
     if evaluation is not None:
@@ -177,6 +180,11 @@ def summarize_latest_run(config: PipelineConfig,
         if os.path.exists(path):
             with open(path) as f:
                 summary.warm_start = json.load(f)
+    if tuner_results is not None:
+        path = os.path.join(tuner_results.uri, contracts.TUNING_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                summary.tuning = json.load(f)
     if infra is not None:
         summary.serving_blessed = (
             infra.custom_properties[contracts.BLESSED].int_value == 1)
@@ -254,6 +262,28 @@ def describe_drift(report):
         for d in report["drifts"])
 
 
+def setting_text(setting):
+    """``--noise additive --noise-std 0.1 ...`` for a tuned setting."""
+    return " ".join(f"--{name.replace('_', '-')} {value}"
+                    for name, value in setting.items()
+                    if not (name == "noise_std" and
+                            setting.get("noise") == "none"))
+
+
+def describe_tuning(tuning):
+    """The Tuner's search in a few lines: how settings were scored, the
+    chosen one and why, and whether noise helped."""
+    # Imported here: it loads KerasTuner and TensorFlow's Trainer code.
+    from noisy_rnn.pipeline.trainer.tuning import noise_sentence
+    chosen = tuning["trials"][tuning["chosen"]]
+    return [
+        f"tuning: {len(tuning['trials'])} settings by {tuning['protocol']}, "
+        f"{tuning['steps']}, {tuning['seconds']:.0f} s",
+        f"  chosen: {setting_text(chosen['setting'])} ({tuning['objective']}"
+        f" {chosen['mean']:.4g} +- {chosen['sd']:.2g}): {tuning['reason']}",
+        f"  {noise_sentence(tuning)}"]
+
+
 def print_summary(summary: RunSummary, echo=print):
     echo(f"pipeline finished in {summary.wall_seconds:.1f} s; executed: "
          f"{', '.join(summary.executed()) or 'nothing (all cached)'}")
@@ -272,6 +302,9 @@ def print_summary(summary: RunSummary, echo=print):
     for option, choice in sorted(summary.data_choices.items()):
         echo(f"chosen from the data: --{option.replace('_', '-')} "
              f"{choice['value']} ({choice['reason']})")
+    if summary.tuning:
+        for line in describe_tuning(summary.tuning):
+            echo(line)
     if summary.warm_start:
         echo(f"warm start: {summary.warm_start['reason']}")
     echo(f"blessed: {summary.blessed}")

@@ -12,7 +12,7 @@ import tf_keras
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.config import TUNE_SPACE, ModelConfig
 from noisy_rnn.pipeline.trainer import (data_defaults, front_end,
                                         linear_paths, signatures)
 from noisy_rnn.pipeline.trainer.architecture import build_model
@@ -116,20 +116,53 @@ def with_offsets(examples, offsets):
                                      example[1]))
 
 
-def run_fn(fn_args: FnArgs):
-    """Trains (early stopping on the validation slice carved from train,
-    ``fn_args.eval_files``, unless turned off) and exports the model with
-    noise-free serving signatures (TFX Trainer entry point). The eval split
-    never reaches the Trainer.
+def tuned_value(name, value):
+    """A tuned option's value as its `ModelConfig` field's type (KerasTuner
+    and JSON may turn integers into floats)."""
+    return type(getattr(ModelConfig, name))(value)
 
-    ``fn_args.custom_config``: ``{"model": ModelConfig fields, "dataset":
-    DatasetSpec fields}``.
-    """
-    config = ModelConfig(**fn_args.custom_config["model"])
-    spec = DatasetSpec.from_dict(fn_args.custom_config["dataset"])
-    tf_keras.utils.set_random_seed(config.seed)
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
+def apply_tuned(config: ModelConfig, hyperparameters, explicit):
+    """``config`` with the Tuner's best hyperparameters (a KerasTuner
+    config, ``fn_args.hyperparameters``) applied, except the ``explicit``
+    options, and ``{option: {"value", "reason"}}`` for each applied."""
+    values = (hyperparameters or {}).get("values", {})
+    tuned = {name: tuned_value(name, value) for name, value in values.items()
+             if name in TUNE_SPACE and name not in explicit}
+    choices = {name: {"value": value, "reason": "chosen by the Tuner"}
+               for name, value in tuned.items()
+               if not (name == "noise_std" and
+                       tuned.get("noise", config.noise) == "none")}
+    for name, choice in choices.items():
+        logging.info("tuned: %s = %s", name, choice["value"])
+    return dataclasses.replace(config, **tuned), choices
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """The Trainer's (and the Tuner's) view of its inputs, read once."""
+
+    config: ModelConfig   # with the options left to the data resolved
+    choices: dict         # those choices, for data_choices.json
+    tf_transform_output: object
+    class_names: list
+    train_examples: object       # `transformed_examples`, cached
+    validation_examples: object  # or None without a validation slice
+    train_arrays: tuple          # `as_arrays`
+    validation_arrays: object    # `as_arrays`, or None
+
+    @property
+    def num_outputs(self):
+        return len(self.class_names) or 1
+
+
+def load_data(fn_args, config: ModelConfig, spec, validation=True):
+    """Reads the training split (``fn_args.train_files``) and, with
+    ``validation``, the validation slice (``fn_args.eval_files``) through
+    the Transform graph, and resolves the options left to the data (see
+    `choose_from_data`)."""
+    tf_transform_output = tft.TFTransformOutput(
+        fn_args.transform_graph_path or fn_args.transform_output)
     class_names = []
     if spec.task == "classification":
         class_names = [c.decode() if isinstance(c, bytes) else c for c in
@@ -142,15 +175,46 @@ def run_fn(fn_args: FnArgs):
     train_examples = transformed_examples(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec,
         READ_BATCH)
-    validation_examples = transformed_examples(
-        fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-        spec, READ_BATCH)
+    validation_examples = validation_arrays = None
+    if validation:
+        validation_examples = transformed_examples(
+            fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+            spec, READ_BATCH)
+        validation_arrays = as_arrays(validation_examples)
     train_arrays = as_arrays(train_examples)
     config, choices = choose_from_data(config,
                                        [len(s) for s in train_arrays[0]])
-    num_outputs = len(class_names) or 1
+    return TrainingData(config, choices, tf_transform_output, class_names,
+                        train_examples, validation_examples, train_arrays,
+                        validation_arrays)
+
+
+def run_fn(fn_args: FnArgs):
+    """Trains (early stopping on the validation slice carved from train,
+    ``fn_args.eval_files``, unless turned off) and exports the model with
+    noise-free serving signatures (TFX Trainer entry point). The eval split
+    never reaches the Trainer.
+
+    ``fn_args.custom_config``: ``{"model": ModelConfig fields, "dataset":
+    DatasetSpec fields, "explicit": the options the user set}``; with a
+    Tuner, ``fn_args.hyperparameters`` (its choice) overrides the model
+    fields the user did not set.
+    """
+    config = ModelConfig(**fn_args.custom_config["model"])
+    spec = DatasetSpec.from_dict(fn_args.custom_config["dataset"])
+    config, tuned = apply_tuned(
+        config, fn_args.hyperparameters,
+        fn_args.custom_config.get("explicit", []))
+    tf_keras.utils.set_random_seed(config.seed)
+    data = load_data(fn_args, config, spec)
+    config, choices = data.config, {**tuned, **data.choices}
+    tf_transform_output, class_names = (data.tf_transform_output,
+                                        data.class_names)
+    train_examples, validation_examples = (data.train_examples,
+                                           data.validation_examples)
+    num_outputs = data.num_outputs
     path, train_offsets, validation_offsets = fit_linear_path(
-        config, spec, train_arrays, as_arrays(validation_examples),
+        config, spec, data.train_arrays, data.validation_arrays,
         num_outputs)
     if path is not None:  # under the option that turns it off
         choices["rocket_features" if class_names else

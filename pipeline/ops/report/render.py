@@ -14,7 +14,7 @@ from noisy_rnn.pipeline.trainer.progress import NOISE_STD_PREFIX
 from noisy_rnn.schemas import contracts
 
 SECTIONS = (("summary", "Run summary"), ("data", "Data"),
-            ("training", "Training"), ("evaluation", "Evaluation"),
+            ("tuning", "Tuning"), ("training", "Training"), ("evaluation", "Evaluation"),
             ("serving", "Serving"))
 MAIN_METRICS = ("sparse_categorical_accuracy", "mean_absolute_error")
 
@@ -239,6 +239,38 @@ def drift_part(drift):
                    ""], rows, numeric=(3, 4)))
 
 
+def tuning_section(view):
+    """The Tuner's trials (settings, each run's validation loss, mean and
+    sd, the round kept), the chosen one and why, and whether noise
+    helped."""
+    tuning = view.summary.tuning
+    if tuning is None:
+        return ("<p>No Tuner in this run: the model options were used as "
+                "given (<code>--tune</code> lets a Tuner choose the noise, "
+                "initial state and sizes on the validation data).</p>")
+    # Imported here: it loads KerasTuner and the Trainer's code.
+    from noisy_rnn.pipeline.trainer.tuning import noise_sentence
+    rows = []
+    for index, trial in enumerate(tuning["trials"]):
+        chosen = index == tuning["chosen"]
+        rows.append([
+            str(index + 1) + (" <b>chosen</b>" if chosen else ""),
+            esc(run_records.setting_text(trial["setting"])),
+            esc(" ".join(f"{loss:.4g}" for loss in trial["losses"])),
+            f"{num(trial['mean'])} &plusmn; {num(trial['sd'], 2)}",
+            esc(" ".join(str(s) for s in trial.get("kept_steps", []))),
+            f"{trial['seconds']:.1f}"])
+    return "".join([
+        f"<p><b>{esc(noise_sentence(tuning))}</b></p>",
+        f"<p>{len(tuning['trials'])} settings, each scored by "
+        f"{esc(tuning['protocol'])} ({esc(tuning['steps'])}; the eval split "
+        f"is never read); {tuning['seconds']:.0f} s in all. Chosen: "
+        f"{esc(tuning['reason'])}.</p>",
+        table(["trial", "setting", f"{tuning['objective']} per run",
+               "mean ± sd", "round kept (step; 0: the linear path "
+               "alone)", "seconds"], rows, numeric=(3, 5))])
+
+
 def training_section(view):
     if view.model_run is None:
         return missing("training (the Trainer did not finish)")
@@ -251,7 +283,8 @@ def training_section(view):
     if config:
         chosen = collect.read_json(view.model_run.uri,
                                    contracts.DATA_CHOICES_FILE) or {}
-        keys = ("cell", "units", "layers", "noise", "noise_std",
+        keys = ("cell", "units", "layers", "initial_state", "noise",
+                "noise_std",
                 "noise_std_trainable", "downsample", "conv_filters",
                 "rocket_features", "autoregressive", "ema_decay",
                 "batch_size", "train_steps", "eval_every",
@@ -468,7 +501,7 @@ def render_run(output, error=None, log_path=None):
             for k, t in SECTIONS)
         return page("noisy-rnn run report", nav("run"), body)
     builders = {"summary": summary_section, "data": data_section,
-                "training": training_section,
+                "tuning": tuning_section, "training": training_section,
                 "evaluation": evaluation_section,
                 "serving": serving_section}
     body = "".join(section(k, t, guarded(lambda b=builders[k]: b(view), t))
