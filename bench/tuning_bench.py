@@ -85,6 +85,20 @@ def one(spec, output, seed, kind):
     return with_noise, without, tuning, True
 
 
+def result_line(label, with_noise, without, tuning, noisy):
+    """One result: test scores with and without noise, the validation gain
+    of the best noisy setting, the choice and the Tuner's time."""
+    from noisy_rnn.pipeline.ops.run_records import setting_text  # pylint: disable=import-outside-toplevel
+    gain = tuning["noise_gain"]
+    chosen = tuning["trials"][tuning["chosen"]]
+    return (f"{label}: test with noise allowed {with_noise:.4f}, without "
+            f"{without:.4f}; validation gain of the best noisy setting "
+            f"{'n/a' if gain is None else format(gain, '.4g')}; chosen "
+            f"{'NOISY' if noisy else 'noise-free'}: "
+            f"{setting_text(chosen['setting'])}; tuner "
+            f"{tuning['seconds']:.0f} s ({tuning['protocol']})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True)
@@ -94,7 +108,6 @@ def main():
     parser.add_argument("--kinds", nargs="+", choices=KINDS,
                         default=list(KINDS))
     args = parser.parse_args()
-    from noisy_rnn.pipeline.ops.run_records import setting_text  # pylint: disable=import-outside-toplevel
     for name in args.datasets:
         spec = spec_for(name, args.work)
         for kind in args.kinds:
@@ -103,16 +116,9 @@ def main():
                 with_noise, without, tuning, noisy = one(
                     spec, os.path.join(args.work, "runs", name, kind,
                                        f"seed{seed}"), seed, kind)
-                gain = tuning["noise_gain"]
-                chosen = tuning["trials"][tuning["chosen"]]
-                print(f"{name} {kind} seed {seed}: test with noise allowed "
-                      f"{with_noise:.4f}, without {without:.4f}; "
-                      f"validation gain of the best noisy setting "
-                      f"{'n/a' if gain is None else format(gain, '.4g')}; "
-                      f"chosen {'NOISY' if noisy else 'noise-free'}: "
-                      f"{setting_text(chosen['setting'])}; tuner "
-                      f"{tuning['seconds']:.0f} s ({tuning['protocol']}); "
-                      f"all {time.perf_counter() - started:.0f} s",
+                print(result_line(f"{name} {kind} seed {seed}", with_noise,
+                                  without, tuning, noisy)
+                      + f"; all {time.perf_counter() - started:.0f} s",
                       flush=True)
 
 

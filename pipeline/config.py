@@ -202,6 +202,18 @@ class TuneConfig:
             self.space["noise"] = ["none"] + list(self.space["noise"])
 
 
+def unsearched_options(explicit, model: ModelConfig):
+    """The options a Tuner leaves as they are: those the user set
+    (``explicit``) and those without effect on ``model`` (the noise std
+    with noise set off; the recurrent options with ``--layers 0``)."""
+    fixed = set(explicit)
+    if "noise" in fixed and model.noise == "none":
+        fixed.add("noise_std")
+    if not model.layers:  # no recurrent layer: no state, no noise
+        fixed |= {"noise", "noise_std", "initial_state", "units"}
+    return fixed
+
+
 def _absolute(path):
     """Absolute local path; URIs (gs://, s3://, hdfs://) unchanged."""
     return path if "://" in path else os.path.abspath(path)
@@ -276,6 +288,16 @@ class PipelineConfig:
             self.tune = None
         else:
             self.tune.validate()
+            if not self.searched_options():
+                raise ValueError(
+                    f"--tune: nothing to search: every searched option "
+                    f"({', '.join(self.tune.space)}) was set explicitly or "
+                    f"has no effect on this model")
+
+    def searched_options(self):
+        """The options the Tuner searches (see `unsearched_options`)."""
+        fixed = unsearched_options(self.explicit_options, self.model)
+        return [name for name in self.tune.space if name not in fixed]
 
     @property
     def pipeline_root(self):

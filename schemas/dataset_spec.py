@@ -383,8 +383,9 @@ def _drift_thresholds(values, features, fail):
 def decode_csv(csv_path, raw: bytes, error_class=None):
     """The lines of a CSV's bytes, for `csv.reader` (line ends kept, so a
     quoted field may span lines, as with ``open(newline="")``). UTF-8, a
-    leading byte-order mark dropped; otherwise ``error_class`` (default
-    `SpecError`) naming the file, the line and the offending byte."""
+    leading byte-order mark dropped, no NUL byte; otherwise
+    ``error_class`` (default `SpecError`) naming the file, the line and the
+    offending byte."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -396,6 +397,13 @@ def decode_csv(csv_path, raw: bytes, error_class=None):
             f"{csv_path}: line {line}: not valid UTF-8 (byte "
             f"0x{raw[error.start]:02x} at character {character}); save the "
             f"file as UTF-8 text") from None
+    nul = text.find("\x00")
+    if nul >= 0:  # csv.reader stops at it with no line number
+        start = text.rfind("\n", 0, nul) + 1
+        raise (error_class or SpecError)(
+            f"{csv_path}: line {text.count(chr(10), 0, nul) + 1}: a NUL byte "
+            f"(0x00) at character {nul - start + 1}: binary data, not CSV "
+            f"text")
     return io.StringIO(text, newline="").readlines()
 
 

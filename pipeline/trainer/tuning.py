@@ -40,7 +40,8 @@ from absl import logging
 from keras_tuner.engine import base_tuner
 from tfx.components.tuner.component import TunerFnResult
 
-from noisy_rnn.pipeline.config import ModelConfig, TuneConfig
+from noisy_rnn.pipeline.config import (ModelConfig, TuneConfig,
+                                       unsearched_options)
 from noisy_rnn.pipeline.trainer import run_fn as trainer
 from noisy_rnn.pipeline.trainer.architecture import build_model
 from noisy_rnn.pipeline.trainer.inputs import batched
@@ -451,12 +452,9 @@ def tuner_fn(fn_args):
     config = data.config
     space = {name: [trainer.tuned_value(name, v) for v in values]
              for name, values in tune.space.items()}
-    fixed = {name for name in space if name in explicit}
-    if "noise" in fixed and config.noise == "none":
-        fixed.add("noise_std")
-    if not config.layers:  # no recurrent layer: no state to put noise on
-        fixed |= {"noise", "noise_std", "initial_state", "units"}
-    settings = candidate_settings(space, config, fixed, tune.trials,
+    settings = candidate_settings(space, config,
+                                  unsearched_options(explicit, config),
+                                  tune.trials,
                                   config.seed)
     if not settings:
         raise ValueError(

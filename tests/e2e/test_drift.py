@@ -16,7 +16,7 @@ import pytest
 from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
-from noisy_rnn.pipeline.ops import retrain, spans
+from noisy_rnn.pipeline.ops import retrain, run_records, spans
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NOISY_RNN = os.path.join(os.path.dirname(sys.executable), "noisy-rnn")
@@ -98,6 +98,9 @@ def test_first_push_freezes_the_inferred_schema_and_skips_drift(sines):
     summary = retrain.runner.summarize_latest_run(history.config)
     assert summary.drift["compared"] is False
     assert "nothing served yet" in summary.drift["reason"]
+    line = run_records.describe_drift(summary.drift)
+    assert line.startswith("drift check: skipped: no served model's")
+    assert line.count("skipped") == 1
 
 
 @pytest.mark.parametrize("corrupt, features", [

@@ -56,6 +56,25 @@ def test_kubeflow_v2_pipeline_json_has_every_component(tmp_path):
     assert "--setup_file" not in text and "--extra_package" not in text
 
 
+def test_kubeflow_v2_pipeline_json_tunes_before_training(tmp_path):
+    run = subprocess.run(
+        [str(NOISY_RNN), "compile-kubeflow", "--dataset", "co2", "--output",
+         "gs://bucket/co2", "--tune", "--tune-trials", "4", "--noise",
+         "additive", "--image", "example.com/noisy-rnn:1", "--dest",
+         str(tmp_path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    spec = json.loads((tmp_path / "co2_pipeline.json").read_text())[
+        "pipelineSpec"]
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"][
+        "taskOutputArtifact"]["producerTask"] == "Tuner"
+    tuner_config = json.dumps(tasks["Tuner"]["inputs"])
+    assert '\\"trials\\": 4' in tuner_config
+    assert '\\"explicit\\": [\\"noise\\"]' in tuner_config
+    assert "noisy_rnn.components.noise_tuner.executor.Executor" in \
+        json.dumps(spec["deploymentSpec"]["executors"])
+
+
 def test_airflow_dag_file_builds_the_pipeline_daily_with_warm_start():
     """Airflow is not installed here: the DAG file is checked as source."""
     tree = ast.parse(DAG_FILE.read_text(), filename=str(DAG_FILE))

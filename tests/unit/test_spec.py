@@ -207,6 +207,25 @@ def test_a_spec_whose_csv_header_is_not_utf8_is_refused(tmp_path):
         load_spec(path)
 
 
+@pytest.mark.parametrize("raw, where", [
+    (b"id,t\x00,a,b,y,split\n", "line 1: a NUL byte (0x00) at character 5"),
+    (b"id,t,a,b,y,split\n1,0,0.1\x00\x00,0.2,x,train\n",
+     "line 2: a NUL byte (0x00) at character 8"),
+])
+def test_a_csv_holding_a_nul_byte_is_named_by_file_and_line(tmp_path, raw,
+                                                            where):
+    with pytest.raises(SpecError, match=re.escape(
+            f"data.csv: {where}: binary data, not CSV text")):
+        decode_csv("data.csv", raw)
+    # Through the spec, as a user meets it: no traceback, the file named.
+    path = write(tmp_path, GOOD)
+    (tmp_path / "toy.csv").write_bytes(b"\x00" + raw)
+    with pytest.raises(SpecError, match=re.escape(
+            f"{tmp_path / 'toy.csv'}: line 1: a NUL byte (0x00) at "
+            f"character 1")):
+        load_spec(path)
+
+
 def test_csv_lines_keep_quoted_newlines_and_drop_a_byte_order_mark():
     raw = '\ufeffid,note\n1,"two\nlines"\n2,x\u2028y\n'.encode("utf-8")
     rows = list(csv.reader(decode_csv("data.csv", raw)))

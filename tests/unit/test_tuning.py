@@ -263,3 +263,14 @@ def test_the_trainer_takes_tuned_values_except_the_users():
     assert set(choices) == {"noise", "noise_std", "conv_filters"}
     unchanged, none = run_fn.apply_tuned(ModelConfig(), None, [])
     assert unchanged == ModelConfig() and none == {}
+
+
+def test_nothing_left_to_search_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match=r"--tune: nothing to search"):
+        PipelineConfig(dataset=SPEC, output=str(tmp_path), tune=True,
+                       model=ModelConfig(layers=0, conv_filters=0),
+                       explicit_options=["layers", "conv_filters"])
+    config = PipelineConfig(dataset=SPEC, output=str(tmp_path), tune=True,
+                            model=ModelConfig(noise="none"),
+                            explicit_options=["noise", "units"])
+    assert config.searched_options() == ["initial_state", "conv_filters"]
