@@ -53,9 +53,10 @@ def test_metric(summary):
     raise KeyError(f"no test metric in {sorted(summary.metrics)}")
 
 
-def one(spec, output, seed, kind):
-    """Tuned with noise allowed, and the best noise-free setting of the
-    same search: ``(with, without, tuning summary, chosen noisy?)``."""
+def one(spec, output, seed, kind, **tune):
+    """Tuned with noise allowed (``tune``: `TuneConfig` fields), and the
+    best noise-free setting of the same search: ``(with, without, tuning
+    summary, chosen noisy?)``."""
     # pylint: disable=import-outside-toplevel
     from noisy_rnn.pipeline.config import (ModelConfig, PipelineConfig,
                                            TuneConfig)
@@ -66,7 +67,7 @@ def one(spec, output, seed, kind):
     model = ModelConfig(seed=seed, **path_off)
     config = PipelineConfig(dataset=spec, output=os.path.join(output,
                                                               "tuned"),
-                            model=model, tune=TuneConfig(),
+                            model=model, tune=TuneConfig(**tune),
                             explicit_options=sorted(path_off))
     summary = runner.run(config, echo=lambda _: None)
     tuning = summary.tuning
@@ -107,7 +108,10 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--kinds", nargs="+", choices=KINDS,
                         default=list(KINDS))
+    parser.add_argument("--folds", type=int, default=None,
+                        help="the Tuner's k (default: TuneConfig's)")
     args = parser.parse_args()
+    tune = {} if args.folds is None else {"folds": args.folds}
     for name in args.datasets:
         spec = spec_for(name, args.work)
         for kind in args.kinds:
@@ -115,7 +119,9 @@ def main():
                 started = time.perf_counter()
                 with_noise, without, tuning, noisy = one(
                     spec, os.path.join(args.work, "runs", name, kind,
-                                       f"seed{seed}"), seed, kind)
+                                       f"seed{seed}" + (f"-k{args.folds}" if
+                                                        args.folds else "")),
+                    seed, kind, **tune)
                 print(result_line(f"{name} {kind} seed {seed}", with_noise,
                                   without, tuning, noisy)
                       + f"; all {time.perf_counter() - started:.0f} s",

@@ -24,10 +24,12 @@ TESTS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
 # A short model config: enough for > 0.8 accuracy, a fraction of the time;
-# with the conv branch, label smoothing and the weight average, so every
-# end-to-end run (export, serving checks, clients) goes through them.
+# with noise on the carried state (off by default), the conv branch, label
+# smoothing and the weight average, so every end-to-end run (export,
+# serving checks, clients) goes through them.
 SHORT = dict(units=32, train_steps=60, eval_every=30, conv_filters=8,
-             label_smoothing=0.1, ema_decay=0.9)
+             label_smoothing=0.1, ema_decay=0.9, noise="additive",
+             noise_std=0.3)
 
 
 @pytest.fixture(scope="session")

@@ -76,15 +76,16 @@ def test_paired_gain_and_its_standard_error():
 
 def test_settings_come_in_noise_free_and_noisy_pairs_from_the_defaults():
     space = {k: list(v) for k, v in TUNE_SPACE.items()}
-    settings = candidate_settings(space, DEFAULTS, set(), 6, seed=0)
+    defaults = ModelConfig(noise="additive", noise_std=0.3)
+    settings = candidate_settings(space, defaults, set(), 6, seed=0)
     assert len(settings) == 6
     assert len({json.dumps(s, sort_keys=True) for s in settings}) == 6
     # First: the default architecture without noise, then with its noise.
     assert settings[0] == {"initial_state": "trainable", "units": 64,
                            "conv_filters": 64, "noise": "none",
-                           "noise_std": DEFAULTS.noise_std}
-    assert settings[1] == {**settings[0], "noise": DEFAULTS.noise,
-                           "noise_std": DEFAULTS.noise_std}
+                           "noise_std": 0.3}
+    assert settings[1] == {**settings[0], "noise": "additive",
+                           "noise_std": 0.3}
     for clean, noisy in zip(settings[::2], settings[1::2]):
         shape = {k: v for k, v in clean.items() if k not in ("noise",
                                                                "noise_std")}
@@ -92,7 +93,12 @@ def test_settings_come_in_noise_free_and_noisy_pairs_from_the_defaults():
         assert {k: noisy[k] for k in shape} == shape
         assert noisy["noise"] in space["noise"]
         assert noisy["noise_std"] in space["noise_std"]
-    assert candidate_settings(space, DEFAULTS, set(), 6, seed=0) == settings
+    assert candidate_settings(space, defaults, set(), 6, seed=0) == settings
+    # Noise off by default: each noisy twin is drawn from the space.
+    drawn = candidate_settings(space, DEFAULTS, set(), 6, seed=0)
+    assert [s["noise"] == "none" for s in drawn] == [True, False] * 3
+    assert all(s["noise"] != "none" and s["noise_std"] in space["noise_std"]
+               for s in drawn[1::2])
 
 
 def test_options_set_by_the_user_are_not_searched():
