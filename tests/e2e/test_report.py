@@ -17,7 +17,7 @@ from browser import open_report
 from conftest import SHORT
 
 NOISY_RNN = pathlib.Path(sys.executable).with_name("noisy-rnn")
-SECTIONS = ["summary", "data", "training", "evaluation", "serving"]
+SECTIONS = ["summary", "data", "tuning", "training", "evaluation", "serving"]
 SCREENSHOTS = os.environ.get("REPORT_SCREENSHOTS")  # folder, optional
 
 # What the libraries print and our terminal must not show.
@@ -132,7 +132,8 @@ def test_report_of_a_folder_without_a_run_names_what_is_missing(tmp_path):
     probe, errors = open_report(tmp_path / "report" / "index.html")
     assert errors == []
     assert probe["sections"] == SECTIONS
-    assert probe["text"].count(f"Not available: no run in {tmp_path}") == 5
+    assert probe["text"].count(f"Not available: no run in {tmp_path}") == \
+        len(SECTIONS)
 
 
 def test_report_of_a_missing_folder_is_one_line(tmp_path):
