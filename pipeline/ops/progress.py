@@ -10,7 +10,8 @@ import time
 
 from noisy_rnn.pipeline.ops.run_records import (FINAL_STATES, STATE_NAMES,
                                                 execution_seconds, latest_run,
-                                                node_id, open_store)
+                                                node_id, open_store,
+                                                setting_text)
 from noisy_rnn.schemas import contracts
 
 HEARTBEAT_SECONDS = 30  # without a live line: "still running" this often
@@ -133,12 +134,9 @@ class ProgressMonitor(threading.Thread):
 
 
 def _setting_text(result):
-    """``noise additive 0.1, units 64, ...: val_loss 0.41 +- 0.02``."""
-    setting = dict(result["setting"])
-    if setting.get("noise") == "none":
-        setting.pop("noise_std", None)
-    return (", ".join(f"{name} {value}" for name, value in setting.items())
-            + f": val_loss {result['mean']:.4g} +- {result['sd']:.2g}")
+    """``--noise additive --noise-std 0.1 ...: val_loss 0.41 +- 0.02``."""
+    return (f"{setting_text(result['setting'])}: val_loss "
+            f"{result['mean']:.4g} +- {result['sd']:.2g}")
 
 
 def _validation_text(values):
