@@ -44,7 +44,18 @@ def japanese_vowels(tmp_path_factory):
     return config, runner.run(config)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
+    """Marks ``tests/e2e/`` items ``e2e``, and groups them for pytest-xdist
+    (``make test`` runs ``-n 2 --dist loadgroup``): a module's tests stay
+    on one worker (they share its fixtures), and every module that uses the
+    session's ``japanese_vowels`` run shares one worker, so that run happens
+    once. Unit tests are spread one by one."""
+    shared = {item.path for item in items
+              if "japanese_vowels" in getattr(item, "fixturenames", ())}
     for item in items:
         if (TESTS / "e2e") in pathlib.Path(item.path).parents:
             item.add_marker(pytest.mark.e2e)
+            group = ("japanese_vowels" if item.path in shared
+                     else pathlib.Path(item.path).stem)
+            item.add_marker(pytest.mark.xdist_group(group))
