@@ -39,6 +39,7 @@ class Console:
         self.lock = threading.Lock()
         self.terminal = self.terminal_err = self.log = self.tee = None
         self.live = False  # a status line is on screen
+        self.terminal_gone = False  # its reader left (a closed pipe)
         self.interactive = False  # a terminal: live status lines
 
     def start(self):
@@ -60,7 +61,15 @@ class Console:
         return self
 
     def _write_terminal(self, text):
-        os.write(self.terminal, text.encode())
+        """Writes to the terminal while it reads: once it is gone (e.g.
+        ``noisy-rnn run ... | head``), our lines go to the log only and the
+        run goes on."""
+        if self.terminal_gone:
+            return
+        try:
+            os.write(self.terminal, text.encode())
+        except BrokenPipeError:
+            self.terminal_gone = True
 
     def echo(self, line=""):
         """One of our lines: on the terminal and in the log."""

@@ -54,6 +54,31 @@ def test_verbose_shows_the_libraries_and_the_traceback_too(tmp_path):
         assert line in shown and line in log.read_text()
 
 
+def test_a_reader_that_leaves_early_only_ends_the_terminal_lines(tmp_path):
+    """``noisy-rnn run ... | head -1``: once the pipe is closed our lines
+    go on into the log, with no traceback and a clean exit."""
+    script = textwrap.dedent("""
+        import sys, time
+        from noisy_rnn.pipeline.ops.console import Console
+        console = Console(sys.argv[1], "run").start()
+        console.echo("first")
+        time.sleep(1)  # the reader has read one line and left
+        for i in range(3):
+            console.echo(f"line {i}")
+        console.close()
+    """)
+    with subprocess.Popen([sys.executable, "-c", script, str(tmp_path)],
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as process:
+        assert process.stdout.readline() == b"first\n"
+        process.stdout.close()
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+        assert process.stderr.read() == b""
+    [log] = tmp_path.iterdir()
+    assert log.read_text().splitlines()[-3:] == ["line 0", "line 1",
+                                                 "line 2"]
+
+
 def test_training_progress_file_follows_steps_and_rounds(tmp_path):
     progress = TrainingProgress(str(tmp_path), total_steps=100,
                                 every_seconds=3600)
