@@ -26,6 +26,8 @@ find_python310 = $(shell for c in "$$PYTHON" python3.10 \
 
 venv: $(STAMP)
 
+# uv (pinned in the lock) installs the lock: from its cache in seconds,
+# where pip takes minutes to unpack the same 3 GB of wheels.
 $(STAMP): requirements.lock setup.py
 	@py="$(find_python310)"; \
 	if [ -z "$$py" ]; then \
@@ -34,8 +36,6 @@ $(STAMP): requirements.lock setup.py
 	  exit 1; \
 	fi; \
 	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV) || exit 1; fi
-	# uv (pinned in the lock) installs the lock: hard links from its cache,
-	# seconds instead of pip's minutes for the 3 GB of wheels.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
 	  "$$(grep -m1 '^uv==' requirements.lock | cut -d' ' -f1)"
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -r requirements.lock
@@ -70,9 +70,9 @@ serving-bench: $(STAMP)
 pipeline-bench: $(STAMP)
 	$(PY) bench/pipeline_time.py --runs 5
 
-# Regenerates the lock from requirements.in (needs uv: pip install uv).
-lock:
-	uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
+# Regenerates the lock from requirements.in with the venv's uv.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --annotation-style line requirements.in -o requirements.lock
 
 # Rebuilds data/japanese_vowels.csv from the raw UEA files.

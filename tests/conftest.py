@@ -9,8 +9,10 @@ process boundary: real pipeline runs and installs, SavedModels served in a
 clean process or over sockets, Beam jobs (tf.Transform), the CLI in a new
 process, and training runs of hundreds of steps."""
 
+import fcntl
 import os
 import pathlib
+import pickle
 import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -35,27 +37,42 @@ SHORT = dict(units=32, train_steps=60, eval_every=30, conv_filters=8,
 @pytest.fixture(scope="session")
 def japanese_vowels(tmp_path_factory):
     """``(PipelineConfig, RunSummary)`` of the real pipeline on
-    JapaneseVowels (short config), run once per test session."""
+    JapaneseVowels (short config), run once per test session: with
+    pytest-xdist, by the first worker that asks, under a file lock, in a
+    folder the workers share; the others read its pickled summary."""
     from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig  # pylint: disable=import-outside-toplevel
     from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
-    config = PipelineConfig(
-        dataset="japanese_vowels",
-        output=str(tmp_path_factory.mktemp("jv")), model=ModelConfig(**SHORT))
-    return config, runner.run(config)
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, ...: one parent
+        shared = shared.parent
+    config = PipelineConfig(dataset="japanese_vowels",
+                            output=str(shared / "japanese_vowels"),
+                            model=ModelConfig(**SHORT))
+    summary_file = shared / "japanese_vowels.pickle"
+    with open(shared / "japanese_vowels.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
+        if summary_file.exists():
+            return config, pickle.loads(summary_file.read_bytes())
+        summary = runner.run(config)
+        summary_file.write_bytes(pickle.dumps(summary))
+    return config, summary
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Marks ``tests/e2e/`` items ``e2e``, and groups them for pytest-xdist
-    (``make test`` runs ``-n 2 --dist loadgroup``): a module's tests stay
-    on one worker (they share its fixtures), and every module that uses the
-    session's ``japanese_vowels`` run shares one worker, so that run happens
-    once. Unit tests are spread one by one."""
+    (``make test`` runs ``--dist loadgroup``): a module's tests stay on one
+    worker (they share its fixtures), and the modules that use the session's
+    ``japanese_vowels`` run share one (some of them rerun into it or serve
+    it), except a module that names its own group (``xdist_group``); it
+    reads the same run. Unit tests are spread one by one."""
     shared = {item.path for item in items
               if "japanese_vowels" in getattr(item, "fixturenames", ())}
     for item in items:
-        if (TESTS / "e2e") in pathlib.Path(item.path).parents:
-            item.add_marker(pytest.mark.e2e)
-            group = ("japanese_vowels" if item.path in shared
-                     else pathlib.Path(item.path).stem)
-            item.add_marker(pytest.mark.xdist_group(group))
+        if (TESTS / "e2e") not in pathlib.Path(item.path).parents:
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(
+                "japanese_vowels" if item.path in shared
+                else pathlib.Path(item.path).stem))

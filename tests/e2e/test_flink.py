@@ -35,11 +35,12 @@ NOISY_RNN = pathlib.Path(sys.executable).with_name("noisy-rnn")
 SHORT_FLAGS = [flag for key, value in SHORT.items()
                for flag in (f"--{key.replace('_', '-')}", str(value))]
 
-# Skipped without Java, except where NOISY_RNN_REQUIRE_FLINK is set (CI).
-pytestmark = pytest.mark.skipif(
+# Its own pytest-xdist worker (it only reads the session's japanese_vowels
+# run); skipped without Java, except where NOISY_RNN_REQUIRE_FLINK is set.
+pytestmark = [pytest.mark.xdist_group("flink"), pytest.mark.skipif(
     not (os.environ.get("JAVA_HOME") or shutil.which("java") or
          os.environ.get("NOISY_RNN_REQUIRE_FLINK")),
-    reason="no Java (JAVA_HOME, or java on PATH): Flink needs Java 11/17")
+    reason="no Java (JAVA_HOME, or java on PATH): Flink needs Java 11/17")]
 
 
 @pytest.fixture(autouse=True)
