@@ -167,6 +167,7 @@ def _pipeline_config(args, **overrides):
             explicit_options=sorted(getattr(args, EXPLICIT, None) or ()),
             min_accuracy=args.min_accuracy, max_mae=args.max_mae,
             beat_naive=args.beat_naive,
+            latency_budgets_ms=dict(args.latency_budget) or None,
             enable_cache=not args.no_cache, spans_dir=args.spans_dir,
             warm_start=getattr(args, "warm_start", False),
             beam_pipeline_args=beam_args,
@@ -364,6 +365,28 @@ def _add_dataset_option(parser, help_text="the dataset"):
              f"a bundled dataset: {', '.join(bundled_datasets())}")
 
 
+def _budget_names():
+    from noisy_rnn.schemas.contracts import DEFAULT_LATENCY_BUDGETS_MS
+    return sorted(DEFAULT_LATENCY_BUDGETS_MS)
+
+
+def _latency_budget(text):
+    """``NAME=MS`` -> ``(name, ms)``; argparse names the option on error."""
+    name, _, value = text.partition("=")
+    if name not in _budget_names():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: unknown budget {name!r} (one of "
+            f"{', '.join(_budget_names())})")
+    try:
+        milliseconds = float(value)
+    except ValueError:
+        milliseconds = 0.0
+    if not milliseconds > 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected {name}=MS with MS a positive number")
+    return name, milliseconds
+
+
 def _add_pipeline_options(parser, spans_required=False):
     _add_dataset_option(parser)
     parser.add_argument("--output", required=True,
@@ -376,6 +399,12 @@ def _add_pipeline_options(parser, spans_required=False):
                         help="classification blessing threshold")
     parser.add_argument("--max-mae", type=float, default=None,
                         help="regression blessing threshold")
+    parser.add_argument("--latency-budget", action="append", default=[],
+                        metavar="NAME=MS", type=_latency_budget,
+                        help="a ServingValidator latency budget in ms "
+                             "(repeatable), e.g. --latency-budget "
+                             "p99_batch_64=300 on a slower machine; names: "
+                             + ", ".join(_budget_names()))
     parser.add_argument("--beat-naive", action=argparse.BooleanOptionalAction,
                         default=True,
                         help="forecasting a channel's own future: bless only "

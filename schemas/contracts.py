@@ -23,6 +23,10 @@ PREDICTION = "prediction"                # regression, in the target's units
 # TF Serving warmup requests inside a SavedModel.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
+# ServingValidator latency budgets (ms) unless set (CLI --latency-budget).
+DEFAULT_LATENCY_BUDGETS_MS = {"p50_batch_1": 20.0, "p99_batch_1": 50.0,
+                              "p50_batch_64": 60.0, "p99_batch_64": 150.0}
+
 # --- Transform outputs (preprocessing_fn -> Trainer, Evaluator) -------------
 LABEL_KEY = "label_xf"            # class id (classification) or scaled target
 LABEL_MEAN_KEY = "label_mean_xf"  # regression: target = label_xf * std + mean

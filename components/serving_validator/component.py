@@ -10,9 +10,9 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from noisy_rnn.components.serving_validator import executor
+from noisy_rnn.schemas import contracts
 
-DEFAULT_BUDGETS_MS = {"p50_batch_1": 20.0, "p99_batch_1": 50.0,
-                      "p50_batch_64": 60.0, "p99_batch_64": 150.0}
+DEFAULT_BUDGETS_MS = contracts.DEFAULT_LATENCY_BUDGETS_MS
 
 
 class ServingValidatorSpec(types.ComponentSpec):

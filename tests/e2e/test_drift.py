@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import LOOSE_BUDGETS
 from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
@@ -37,7 +38,8 @@ class History:
         self.tmp, self.csv_name = tmp, csv_name
         self.config = PipelineConfig(
             dataset=dataset, output=str(tmp / "out"),
-            spans_dir=str(tmp / "in"), model=ModelConfig(**SHORT), **options)
+            spans_dir=str(tmp / "in"), model=ModelConfig(**SHORT),
+            latency_budgets_ms=LOOSE_BUDGETS, **options)
         self.span = 0
 
     def served(self):

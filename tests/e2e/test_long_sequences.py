@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from conftest import SHORT
+from conftest import LOOSE_BUDGETS, SHORT
 from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
@@ -51,7 +51,8 @@ def test_long_sequences_are_downsampled_near_the_target(tmp_path):
                                    steps=(400, 601))
     config = PipelineConfig(dataset=spec, output=str(tmp_path / "run"),
                             model=ModelConfig(**{**SHORT,
-                                                 "train_steps": 0}))
+                                                 "train_steps": 0}),
+                            latency_budgets_ms=LOOSE_BUDGETS)
     summary = runner.run(config)
     choice = data_choices(config)["downsample"]
     assert summary.data_choices == data_choices(config)  # printed too

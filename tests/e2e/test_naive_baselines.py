@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
-from conftest import SHORT
+from conftest import LOOSE_BUDGETS, SHORT
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import runner
@@ -53,7 +53,8 @@ def test_a_forecast_worse_than_persistence_is_refused(absolute_co2,
     # Without the linear AR path, which extrapolates a trend (and so beats
     # persistence even here): the recurrent layers alone.
     config = PipelineConfig(dataset=absolute_co2, output=str(tmp_path / "run"),
-                            model=ModelConfig(**SHORT, autoregressive=False))
+                            model=ModelConfig(**SHORT, autoregressive=False),
+                            latency_budgets_ms=LOOSE_BUDGETS)
     summary = runner.run(config)
     metrics = summary.metrics
 

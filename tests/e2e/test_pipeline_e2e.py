@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from browser import open_report
 from clean_process import probe_saved_model
-from conftest import SHORT
+from conftest import LOOSE_BUDGETS, SHORT
 
 from noisy_rnn.components.anomalies_gate import AnomaliesFound
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
@@ -160,6 +160,7 @@ def test_your_own_data_in_both_modes(tmp_path, mode):
     config = PipelineConfig(dataset=str(tmp_path / "dataset.yaml"),
                             output=str(tmp_path / "run"),
                             model=ModelConfig(**SHORT),
+                            latency_budgets_ms=LOOSE_BUDGETS,
                             max_mae=1.0 if mode == "windows" else None)
     summary = runner.run(config)
     assert summary.executed() == sorted(COMPONENTS + ["SchemaGen"])

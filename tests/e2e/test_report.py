@@ -14,7 +14,7 @@ import sys
 
 import pytest
 from browser import open_report
-from conftest import SHORT
+from conftest import LOOSE_BUDGET_FLAGS, SHORT
 
 NOISY_RNN = pathlib.Path(sys.executable).with_name("noisy-rnn")
 SECTIONS = ["summary", "data", "tuning", "training", "evaluation", "serving"]
@@ -43,7 +43,8 @@ def co2_cli_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("co2")
     run = subprocess.run(
         [str(NOISY_RNN), "run", "--dataset", "co2", "--output", str(output),
-         *cli_flags(SHORT)], capture_output=True, text=True, check=False)
+         *cli_flags(SHORT), *LOOSE_BUDGET_FLAGS], capture_output=True,
+        text=True, check=False)
     return output, run
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import LOOSE_BUDGETS
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import retrain, spans
@@ -22,7 +23,8 @@ NOISY_RNN = os.path.join(os.path.dirname(sys.executable), "noisy-rnn")
 def config_for(tmp, **model):
     return PipelineConfig(dataset=DATASET, output=str(tmp / "out"),
                           spans_dir=str(tmp / "in"),
-                          model=ModelConfig(**dict(SHORT, **model)))
+                          model=ModelConfig(**dict(SHORT, **model)),
+                          latency_budgets_ms=LOOSE_BUDGETS)
 
 
 def arrive(tmp, number, source):

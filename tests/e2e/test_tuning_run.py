@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from conftest import SHORT
+from conftest import LOOSE_BUDGETS, SHORT
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig, TuneConfig
 from noisy_rnn.pipeline.ops import runner
@@ -29,7 +29,8 @@ def _config(output, **tune):
         dataset="japanese_vowels", output=output, model=MODEL,
         tune=TuneConfig(trials=3, steps=40, folds=2, space=dict(SPACE),
                         **tune),
-        explicit_options=["rocket_features"])
+        explicit_options=["rocket_features"],
+        latency_budgets_ms=LOOSE_BUDGETS)
 
 
 @pytest.fixture(scope="module")

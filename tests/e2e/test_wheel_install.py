@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import LOOSE_BUDGET_FLAGS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FOLDERS = ("layers", "pipeline", "components", "schemas")
@@ -76,7 +77,8 @@ def test_installed_cli_runs_a_bundled_dataset_from_anywhere(installed,
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = _run([venv / "bin" / "noisy-rnn", "run", "--dataset",
-                 "japanese_vowels", "--output", "out"] + SHORT_RUN,
+                 "japanese_vowels", "--output", "out"] + SHORT_RUN +
+                LOOSE_BUDGET_FLAGS,
                 cwd=elsewhere, timeout=900)
     assert f"{site}/noisy_rnn/schemas/japanese_vowels/dataset.yaml" in \
         done.stdout

@@ -146,3 +146,28 @@ def test_evaluator_holds_a_forecast_below_the_naive_ones(tmp_path):
     assert _naive_thresholds(config) == {"persistence": (-1, None),
                                          "seasonal_naive": (0, None)}
     assert _naive_thresholds(_config(tmp_path)) == {}  # classification
+
+
+def test_latency_budgets_from_the_command_line_reach_the_servingvalidator(
+        tmp_path, capsys):
+    from noisy_rnn.pipeline import cli  # pylint: disable=import-outside-toplevel
+    parser = cli.build_parser()
+    args = parser.parse_args([
+        "run", "--dataset", SPEC, "--output", str(tmp_path),
+        "--latency-budget", "p99_batch_64=300",
+        "--latency-budget", "p50_batch_1=25"])
+    config = cli._pipeline_config(args)  # pylint: disable=protected-access
+    assert config.latency_budgets_ms == {"p99_batch_64": 300.0,
+                                         "p50_batch_1": 25.0}
+    [validator] = [c for c in create_pipeline(config).components
+                   if c.id == "ServingValidator"]
+    budgets = json.loads(validator.exec_properties["budgets_ms"])
+    assert budgets == {"p50_batch_1": 25.0, "p99_batch_1": 50.0,
+                       "p50_batch_64": 60.0, "p99_batch_64": 300.0}
+    for wrong, message in (("p99_batch_32=5", "unknown budget 'p99_batch_32'"),
+                           ("p99_batch_64=-1", "MS a positive number"),
+                           ("p99_batch_64", "MS a positive number")):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["run", "--dataset", SPEC, "--output",
+                               str(tmp_path), "--latency-budget", wrong])
+        assert message in capsys.readouterr().err

@@ -191,6 +191,9 @@ def test_drift_thresholds_must_be_a_mapping(tmp_path):
     ("id,t,a,b,y,split\n1,0,0.1,0.2,ü".encode("utf-8") + b"\x80\n",
      "line 2: not valid UTF-8 (byte 0x80 at character 14)"),
     (b"\xff\xfeid,t", "line 1: not valid UTF-8 (byte 0xff at character 1)"),
+    # A PNG image renamed .csv: its 8-byte signature, then an IHDR chunk.
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",
+     "line 1: not valid UTF-8 (byte 0x89 at character 1)"),
 ])
 def test_a_csv_that_is_not_utf8_is_named_by_file_and_line(raw, where):
     with pytest.raises(SpecError, match=re.escape(
