@@ -20,6 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+from noisy_rnn.schemas import contracts  # noqa: E402
+
 TESTS = pathlib.Path(__file__).resolve().parent
 # Helpers (clean_process, serving_double, ...) and Trainer modules used by
 # tests (noisy_export) live here, beside the unit/ and e2e/ folders.
@@ -38,8 +40,8 @@ SHORT = dict(units=32, train_steps=60, eval_every=30, conv_filters=8,
 # are about something else: on two cores shared by two test workers (and a
 # Flink cluster) a model is measured up to 3x slower than alone. The budgets
 # themselves are tested in test_serving_validator.py.
-LOOSE_BUDGETS = {"p50_batch_1": 200.0, "p99_batch_1": 500.0,
-                 "p50_batch_64": 600.0, "p99_batch_64": 1500.0}
+LOOSE_BUDGETS = {name: 10 * ms for name, ms in
+                 contracts.DEFAULT_LATENCY_BUDGETS_MS.items()}
 LOOSE_BUDGET_FLAGS = [flag for name, ms in LOOSE_BUDGETS.items()
                       for flag in ("--latency-budget", f"{name}={ms:g}")]
 

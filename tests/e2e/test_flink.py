@@ -172,7 +172,8 @@ def test_a_lost_taskmanager_fails_the_run_naming_the_component_then_a_rerun_resu
         flink, flink_run):
     config, first, _ = flink_run
     # A new blessing threshold: the Evaluator and what follows run again.
-    threshold = ["--min-accuracy", "0.55"]
+    min_accuracy = 0.55
+    threshold = ["--min-accuracy", str(min_accuracy)]
     command = [str(NOISY_RNN), "run", "--dataset", "japanese_vowels",
                "--output", config.output, "--runner", "flink", *SHORT_FLAGS,
                *LOOSE_BUDGET_FLAGS, *threshold]
@@ -195,7 +196,7 @@ def test_a_lost_taskmanager_fails_the_run_naming_the_component_then_a_rerun_resu
 
     state = flink_cluster.start()  # restarts what is down
     since_ms = int(time.time() * 1000)
-    summary = runner.run(flink_config(config.output, min_accuracy=0.55))
+    summary = runner.run(flink_config(config.output, min_accuracy=min_accuracy))
     for component in ("SequenceExampleGen", "StatisticsGen", "Transform",
                       "Trainer"):
         assert summary.states[component] == "cached", component
