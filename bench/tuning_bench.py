@@ -16,6 +16,12 @@ Usage:
     .venv/bin/python bench/tuning_bench.py --work /tmp/tuning
         [--datasets japanese_vowels co2 GunPoint ...] [--seeds 0 1 2]
         [--kinds default no-path]
+    .venv/bin/python bench/tuning_bench.py --work /tmp/tuning --rechoose
+
+``--rechoose`` runs nothing: it applies today's choice rule
+(`choose_setting`) to every search stored under ``--work`` and prints
+where the choice differs from the one the Tuner made then (the same
+losses, so a changed rule is measured without retraining).
 """
 
 import argparse
@@ -100,6 +106,35 @@ def result_line(label, with_noise, without, tuning, noisy):
             f"{tuning['seconds']:.0f} s ({tuning['protocol']})")
 
 
+def rechoose(work):
+    """Today's `choose_setting` on every stored search under ``work``:
+    one line per search whose choice changes, then a count."""
+    # pylint: disable=import-outside-toplevel
+    import glob
+    import json
+    from noisy_rnn.pipeline.config import ModelConfig
+    from noisy_rnn.pipeline.trainer.tuning import choose_setting, has_noise
+    paths = sorted(glob.glob(os.path.join(
+        work, "runs", "**", "tuner_results", "*", "tuning.json"),
+        recursive=True))
+    changed = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            tuning = json.load(handle)
+        defaults = ModelConfig(**tuning["defaults"])
+        then = tuning["trials"][tuning["chosen"]]
+        now, reason, _ = choose_setting(tuning["trials"], defaults)
+        if now is not then:
+            changed += 1
+            run = os.path.relpath(path, os.path.join(work, "runs"))
+            print(f"{run.split('/tuned/')[0]}: was "
+                  f"{'noisy' if has_noise(then['setting'], defaults) else 'noise-free'}"
+                  f", now {'noisy' if has_noise(now['setting'], defaults) else 'noise-free'}"
+                  f": {reason}")
+    print(f"{changed} of {len(paths)} stored searches choose differently "
+          f"under today's rule")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True)
@@ -110,7 +145,13 @@ def main():
                         default=list(KINDS))
     parser.add_argument("--folds", type=int, default=None,
                         help="the Tuner's k (default: TuneConfig's)")
+    parser.add_argument("--rechoose", action="store_true",
+                        help="re-apply today's choice rule to the stored "
+                             "searches under --work; run nothing")
     args = parser.parse_args()
+    if args.rechoose:
+        rechoose(args.work)
+        return
     tune = {} if args.folds is None else {"folds": args.folds}
     for name in args.datasets:
         spec = spec_for(name, args.work)

@@ -12,7 +12,8 @@ from noisy_rnn.pipeline.config import (TUNE_SPACE, ModelConfig,
                                        PipelineConfig, TuneConfig)
 from noisy_rnn.pipeline.pipeline import create_pipeline
 from noisy_rnn.pipeline.trainer import run_fn
-from noisy_rnn.pipeline.trainer.tuning import (candidate_settings,
+from noisy_rnn.pipeline.trainer.tuning import (NOISE_MIN_RELATIVE_GAIN,
+                                               candidate_settings,
                                                choose_setting, cv_folds,
                                                has_noise, noise_sentence,
                                                paired_gain, runs_for)
@@ -45,6 +46,17 @@ def test_noise_beyond_the_runs_spread_is_chosen():
     chosen, reason, gain = choose_setting([clean, noisy, other], DEFAULTS)
     assert chosen is noisy and reason.startswith("noise helped")
     assert gain == pytest.approx(0.0467, abs=1e-3)
+
+
+def test_a_steady_but_tiny_gain_from_noise_is_not_chosen():
+    # Lower in every run (so beyond the standard error) but by 0.2 % of
+    # the loss: under the practical-significance floor.
+    clean = result("none", [0.1000, 0.1200, 0.1100])
+    noisy = result("additive", [0.0998, 0.1198, 0.1097])
+    chosen, reason, gain = choose_setting([clean, noisy], DEFAULTS)
+    assert chosen is clean and gain == pytest.approx(0.00023, abs=1e-5)
+    assert "not help by a meaningful margin" in reason
+    assert f"{NOISE_MIN_RELATIVE_GAIN:.0%} of the loss" in reason
 
 
 def test_identical_scores_choose_noise_free_and_say_so():
