@@ -5,6 +5,9 @@ The repo's top-level folders are mapped into one import namespace,
 ``noisy_rnn`` (``package_dir``), so site-packages gets ``noisy_rnn/`` only:
 
     layers/      -> noisy_rnn.layers      (TF/tf_keras only, usable alone)
+    layers/keras3/    -> noisy_rnn.keras3 (Keras 3, any backend; extra
+                                           ``[keras3]``)
+    layers/arguments/ -> noisy_rnn.layer_arguments (no framework)
     schemas/     -> noisy_rnn.schemas     (specs, contracts; bundled datasets)
     data/        -> noisy_rnn.data        (the bundled datasets' CSVs)
     components/  -> noisy_rnn.components  (custom TFX components)
@@ -30,15 +33,29 @@ VERSION = re.search(r'__version__ = "([^"]+)"',
                     (HERE / "pipeline" / "__init__.py").read_text()).group(1)
 
 
+# Folders installed under a name of their own, outside ``noisy_rnn.layers``,
+# so that importing them does not import TensorFlow (``noisy_rnn.layers``'
+# ``__init__`` does): the Keras 3 layers (any backend), and the argument
+# checks both kinds of layers share.
+OWN_NAMES = {"layers/keras3": "noisy_rnn.keras3",
+             "layers/arguments": "noisy_rnn.layer_arguments"}
+
+
 def _packages():
     """``noisy_rnn.<folder>`` and its subpackages (folders with an
-    ``__init__.py``; ``data`` is a package of data files only)."""
+    ``__init__.py``; ``data`` is a package of data files only), except
+    `OWN_NAMES`."""
     packages = {"noisy_rnn.data": "data"}
     for folder in FOLDERS:
         for init in sorted((HERE / folder).rglob("__init__.py")):
-            relative = init.parent.relative_to(HERE)
-            name = "noisy_rnn." + ".".join(relative.parts)
-            packages[name] = relative.as_posix()
+            relative = init.parent.relative_to(HERE).as_posix()
+            for path, own in OWN_NAMES.items():
+                if relative == path or relative.startswith(path + "/"):
+                    name = own + relative[len(path):].replace("/", ".")
+                    break
+            else:
+                name = "noisy_rnn." + relative.replace("/", ".")
+            packages[name] = relative
     return packages
 
 
@@ -74,6 +91,9 @@ setup(
     cmdclass={"build_py": BuildPyWithoutConverters},
     install_requires=["tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",
                       "pyyaml", "matplotlib"],  # matplotlib: the run report
+    # The Keras 3 layers' JAX backend (noisy_rnn.keras3 runs on TensorFlow's
+    # too); pins are in requirements.lock.
+    extras_require={"keras3": ["keras>=3", "jax[cpu]"]},
     entry_points={"console_scripts": [
         "noisy-rnn = noisy_rnn.pipeline.cli:main"]},
 )

@@ -18,47 +18,9 @@ import math
 import tensorflow as tf
 import tf_keras
 
-NOISE_FAMILIES = ("additive", "multiplicative")
-INITIAL_STATE_MODES = ("zeros", "trainable")
-
-
-def inverse_softplus(value):
-    """Returns ``x`` with ``softplus(x) == value`` for a positive float."""
-    return math.log(math.expm1(value))
-
-
-def validate_carried_state_args(owner, units=None, initial_state_mode="zeros",
-                                noise=None, noise_std=0.1,
-                                noise_std_trainable=False):
-    """Raises ValueError naming ``owner`` and the argument at fault.
-
-    Args:
-      owner: how to name the layer or cell in the message, e.g.
-        ``"NoisyGRU 'encoder'"``.
-      units, initial_state_mode, noise, noise_std, noise_std_trainable: the
-        constructor arguments of the same names.
-    """
-    def fail(argument, problem):
-        raise ValueError(f"{owner}: argument `{argument}` {problem}")
-
-    if units is not None and (isinstance(units, bool) or
-                              not isinstance(units, int) or units <= 0):
-        fail("units", f"must be a positive integer, got {units!r}")
-    if initial_state_mode not in INITIAL_STATE_MODES:
-        fail("initial_state_mode",
-             f"must be one of {INITIAL_STATE_MODES}, got {initial_state_mode!r}")
-    if noise is None:
-        return
-    if noise not in NOISE_FAMILIES:
-        fail("noise", f"must be None or one of {NOISE_FAMILIES}, got {noise!r}")
-    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)):
-        fail("noise_std", f"must be a float, got {noise_std!r}")
-    if math.isnan(noise_std) or math.isinf(noise_std) or noise_std < 0:
-        fail("noise_std", f"must be a finite float >= 0, got {noise_std!r}")
-    if noise_std_trainable and noise_std == 0:
-        fail("noise_std", "must be > 0 when `noise_std_trainable=True` "
-             "(a softplus-parametrised std cannot start at 0)")
-
+from noisy_rnn.layer_arguments import (  # noqa: F401  (re-exported)
+    INITIAL_STATE_MODES, NOISE_FAMILIES, inverse_softplus,
+    validate_carried_state_args, validate_std_prior_args)
 
 @tf_keras.saving.register_keras_serializable(package="noisy_rnn")
 class StdPriorRegularizer(tf_keras.regularizers.Regularizer):
@@ -87,14 +49,7 @@ class StdPriorRegularizer(tf_keras.regularizers.Regularizer):
     """
 
     def __init__(self, prior_std=0.1, strength=1e-2):
-        for name, value, lowest in (("prior_std", prior_std, None),
-                                    ("strength", strength, 0.0)):
-            ok = isinstance(value, (int, float)) and math.isfinite(value)
-            ok = ok and (value > 0 if lowest is None else value >= lowest)
-            if not ok:
-                raise ValueError(f"StdPriorRegularizer: argument `{name}` must "
-                                 f"be a finite {'positive' if lowest is None else 'non-negative'} "
-                                 f"float, got {value!r}")
+        validate_std_prior_args(prior_std, strength)
         self.prior_std = float(prior_std)
         self.strength = float(strength)
 

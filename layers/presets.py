@@ -15,21 +15,11 @@ stock Keras GRU / LSTM keyword argument is accepted.
 
 import tf_keras
 
+from noisy_rnn.layer_arguments import (noisy_defaults,
+                                       trainable_initial_state_defaults)
 from noisy_rnn.layers.recurrent import NoisyStateGRU, NoisyStateLSTM
 
 _register = tf_keras.saving.register_keras_serializable(package="noisy_rnn")
-
-
-def _trainable_initial_state(kwargs):
-    kwargs.setdefault("initial_state_mode", "trainable")
-    return kwargs
-
-
-def _noisy(kwargs, noise_std, trainable):
-    kwargs.setdefault("noise", "additive")
-    kwargs.setdefault("noise_std_trainable", trainable)
-    kwargs.setdefault("noise_std", noise_std)
-    return kwargs
 
 
 @_register
@@ -49,7 +39,7 @@ class TrainableInitialStateGRU(NoisyStateGRU):
     """
 
     def __init__(self, units, **kwargs):
-        super().__init__(units, **_trainable_initial_state(kwargs))
+        super().__init__(units, **trainable_initial_state_defaults(kwargs))
 
 
 @_register
@@ -73,7 +63,8 @@ class NoisyGRU(NoisyStateGRU):
     """
 
     def __init__(self, units, noise_std_init=0.1, **kwargs):
-        super().__init__(units, **_noisy(kwargs, noise_std_init, True))
+        super().__init__(units,
+                         **noisy_defaults(kwargs, noise_std_init, True))
 
 
 @_register
@@ -96,8 +87,8 @@ class TrainableInitialStateAndConstantNoiseGRU(NoisyStateGRU):
     """
 
     def __init__(self, units, noise_std=0.1, **kwargs):
-        super().__init__(units, **_noisy(_trainable_initial_state(kwargs),
-                                         noise_std, False))
+        super().__init__(units, **noisy_defaults(
+            trainable_initial_state_defaults(kwargs), noise_std, False))
 
 
 @_register
@@ -117,7 +108,7 @@ class TrainableInitialStateLSTM(NoisyStateLSTM):
     """
 
     def __init__(self, units, **kwargs):
-        super().__init__(units, **_trainable_initial_state(kwargs))
+        super().__init__(units, **trainable_initial_state_defaults(kwargs))
 
 
 @_register
@@ -139,7 +130,8 @@ class NoisyLSTM(NoisyStateLSTM):
     """
 
     def __init__(self, units, noise_std_init=0.1, **kwargs):
-        super().__init__(units, **_noisy(kwargs, noise_std_init, True))
+        super().__init__(units,
+                         **noisy_defaults(kwargs, noise_std_init, True))
 
 
 @_register
@@ -161,5 +153,5 @@ class TrainableInitialStateAndConstantNoiseLSTM(NoisyStateLSTM):
     """
 
     def __init__(self, units, noise_std=0.1, **kwargs):
-        super().__init__(units, **_noisy(_trainable_initial_state(kwargs),
-                                         noise_std, False))
+        super().__init__(units, **noisy_defaults(
+            trainable_initial_state_defaults(kwargs), noise_std, False))

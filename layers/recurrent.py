@@ -22,13 +22,9 @@ import tf_keras
 from tf_keras.src import \
     backend  # rnn loop and ragged helpers of the stock layers
 
+from noisy_rnn.layer_arguments import (check_sequence_input,
+                                       validate_layer_args)
 from noisy_rnn.layers.cells import NoisyStateGRUCell, NoisyStateLSTMCell
-from noisy_rnn.layers.noise import validate_carried_state_args
-
-
-def _owner_name(layer_class, kwargs):
-    name = kwargs.get("name")
-    return f"{layer_class.__name__} '{name}'" if name else layer_class.__name__
 
 
 def _cell_arguments(cell):
@@ -76,15 +72,10 @@ class _NoisyStateLayerMixin:
         if not hasattr(sequence, "shape") or not hasattr(sequence, "dtype"):
             return
         shape = tf.TensorShape(sequence.shape)
-        if shape.rank is not None and shape.rank != 3:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': argument `inputs` must "
-                f"have rank 3 (batch, time, features), got shape {shape}")
         dtype = tf.as_dtype(sequence.dtype)
-        if not dtype.is_floating:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': argument `inputs` must "
-                f"be a float tensor, got dtype {dtype.name}")
+        check_sequence_input(f"{type(self).__name__} '{self.name}'",
+                             None if shape.rank is None else tuple(shape),
+                             dtype.name, dtype.is_floating)
 
     # Plain graph code (as the stock layers' call is): AutoGraph conversion of
     # it and of the stock call chain below only costs seconds of tracing each
@@ -211,10 +202,10 @@ class NoisyStateGRU(_NoisyStateLayerMixin, tf_keras.layers.GRU):
     def __init__(self, units, initial_state_mode="zeros", noise=None,
                  noise_std=0.1, noise_std_trainable=False,
                  noise_std_regularizer=None, **kwargs):
-        validate_carried_state_args(
-            _owner_name(type(self), kwargs), units=units,
-            initial_state_mode=initial_state_mode, noise=noise,
-            noise_std=noise_std, noise_std_trainable=noise_std_trainable)
+        validate_layer_args(
+            type(self), kwargs, units, initial_state_mode=initial_state_mode,
+            noise=noise, noise_std=noise_std,
+            noise_std_trainable=noise_std_trainable)
         super().__init__(units, **kwargs)
         self._install_cell(
             initial_state_mode=initial_state_mode, noise=noise,
@@ -264,10 +255,10 @@ class NoisyStateLSTM(_NoisyStateLayerMixin, tf_keras.layers.LSTM):
                  noise_std=0.1, noise_std_trainable=False,
                  noise_std_regularizer=None, noise_on_cell_state=False,
                  **kwargs):
-        validate_carried_state_args(
-            _owner_name(type(self), kwargs), units=units,
-            initial_state_mode=initial_state_mode, noise=noise,
-            noise_std=noise_std, noise_std_trainable=noise_std_trainable)
+        validate_layer_args(
+            type(self), kwargs, units, initial_state_mode=initial_state_mode,
+            noise=noise, noise_std=noise_std,
+            noise_std_trainable=noise_std_trainable)
         super().__init__(units, **kwargs)
         self._install_cell(
             initial_state_mode=initial_state_mode, noise=noise,

@@ -18,10 +18,11 @@ SHORT_RUN = ["--units", "16", "--train-steps", "40", "--eval-every", "20",
              "--conv-filters", "8", "--ema-decay", "0.9"]
 
 
-def _run(command, cwd, **kwargs):
-    """Runs ``command`` without the test process's Python path; fails the
-    test with its output if it fails."""
+def _run(command, cwd, extra_env=None, **kwargs):
+    """Runs ``command`` without the test process's Python path (with
+    ``extra_env`` set); fails the test with its output if it fails."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(extra_env or {})
     done = subprocess.run([str(c) for c in command], cwd=cwd, env=env,
                           capture_output=True, text=True, check=False,
                           **kwargs)
@@ -69,6 +70,23 @@ def test_installed_tree_has_one_namespace_and_no_checkout_paths(installed):
                   "import noisy_rnn.layers as l; print(l.__file__)"],
                  cwd=venv).stdout.strip()
     assert where == str(site / "noisy_rnn" / "layers" / "__init__.py")
+
+
+def test_installed_keras3_layers_import_without_tensorflow(installed):
+    """``noisy_rnn.keras3`` (and the argument checks it shares with the
+    tf_keras layers) are installed under their own names, not inside
+    ``noisy_rnn.layers``, whose import would bring TensorFlow."""
+    venv, site = installed
+    assert (site / "noisy_rnn" / "keras3" / "recurrent.py").is_file()
+    assert (site / "noisy_rnn" / "layer_arguments" / "__init__.py").is_file()
+    assert not (site / "noisy_rnn" / "layers" / "keras3").exists()
+    loaded = _run([venv / "bin" / "python", "-c",
+                   "import sys, noisy_rnn.keras3 as k; "
+                   "print(k.NoisyGRU(4)(__import__('numpy').zeros("
+                   "(2, 3, 1), 'float32')).shape, 'tensorflow' in "
+                   "sys.modules)"], cwd=venv,
+                  extra_env={"KERAS_BACKEND": "jax"}).stdout
+    assert loaded.strip().splitlines()[-1] == "(2, 4) False"
 
 
 def test_installed_cli_runs_a_bundled_dataset_from_anywhere(installed,

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from layer_cases import BAD_LAYER_ARGUMENTS
 
 from noisy_rnn import layers
 from noisy_rnn.layers import (NoisyGRU, NoisyLSTM, NoisyStateGRU,
@@ -269,16 +270,7 @@ def test_presets_are_importable_from_the_package():
 # --- bad input -------------------------------------------------------------------
 
 @pytest.mark.parametrize("layer_class", [NoisyStateGRU, NoisyStateLSTM])
-@pytest.mark.parametrize("kwargs, argument", [
-    ({"units": 0}, "units"),
-    ({"units": -3}, "units"),
-    ({"noise": "additive", "noise_std": -0.1}, "noise_std"),
-    ({"noise": "additive", "noise_std": float("nan")}, "noise_std"),
-    ({"noise": "additive", "noise_std": 0.0, "noise_std_trainable": True},
-     "noise_std"),
-    ({"noise": "uniform"}, "noise"),
-    ({"initial_state_mode": "random"}, "initial_state_mode"),
-])
+@pytest.mark.parametrize("kwargs, argument", BAD_LAYER_ARGUMENTS)
 def test_bad_arguments_name_the_layer_and_the_argument(layer_class, kwargs,
                                                        argument):
     kwargs = {"units": 8, **kwargs}

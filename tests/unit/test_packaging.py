@@ -77,6 +77,15 @@ def test_registered_keras_names_keep_the_noisy_rnn_package():
             f"noisy_rnn>{name}"
 
 
+def test_keras3_layers_register_under_the_same_names():
+    import keras  # pylint: disable=import-outside-toplevel
+
+    from noisy_rnn import keras3  # pylint: disable=import-outside-toplevel
+    for name in keras3.__all__:
+        assert keras.saving.get_registered_name(getattr(keras3, name)) == \
+            f"noisy_rnn>{name}"
+
+
 def test_bundled_datasets_are_found_by_name_path_or_folder():
     assert bundled_datasets() == ["co2", "japanese_vowels"]
     by_name = load_spec("co2")
@@ -140,5 +149,14 @@ def test_layers_docstring_examples_run(module):
              **{name: getattr(layers, name) for name in layers.__all__}}
     tf_keras.utils.set_random_seed(0)
     result = doctest.testmod(module, extraglobs=extra,
+                             optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_keras3_docstring_examples_run():
+    import numpy as np  # pylint: disable=import-outside-toplevel
+
+    from noisy_rnn.keras3 import recurrent  # pylint: disable=import-outside-toplevel
+    result = doctest.testmod(recurrent, extraglobs={"np": np},
                              optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
