@@ -16,8 +16,8 @@ from clean_process import probe_saved_model
 keras = pytest.importorskip("keras")
 pytest.importorskip("jax")
 
-UNIT_TESTS = pathlib.Path(__file__).parents[1] / "unit" / \
-    "test_keras3_layers.py"
+REPO = pathlib.Path(__file__).parents[2]
+UNIT_TESTS = REPO / "tests" / "unit" / "test_keras3_layers.py"
 
 # Loads a .keras file on the JAX backend and saves its outputs on the inputs.
 _PREDICT_ON_JAX = """
@@ -32,11 +32,11 @@ np.save(sys.argv[3], keras.ops.convert_to_numpy(model(np.load(sys.argv[2]))))
 """
 
 
-def on_backend(backend, command):
+def on_backend(backend, command, cwd=None):
     """Runs ``command`` (argv) with ``KERAS_BACKEND=backend``; returns it."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(command, env=env, capture_output=True, text=True,
-                          check=False)
+                          check=False, cwd=cwd)
 
 
 def test_the_unit_checks_pass_on_the_jax_backend(tmp_path):
@@ -96,3 +96,18 @@ def test_an_export_loads_in_tensorflow_alone_without_random_ops(tmp_path):
     assert report["random_ops"] == []
     np.testing.assert_allclose(outputs, keras.ops.convert_to_numpy(model(x)),
                                atol=1e-6)
+
+
+def readme_keras3_example():
+    """The Python block of the README's "Keras 3" section."""
+    section = (REPO / "README.md").read_text().split("## Keras 3", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_the_readme_example_runs_on_both_backends(backend, tmp_path):
+    script = tmp_path / "example.py"
+    script.write_text(readme_keras3_example())
+    run = on_backend(backend, [sys.executable, str(script)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "noisy.keras").is_file()
