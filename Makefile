@@ -9,10 +9,14 @@
 #   make bench  layer speed benchmark (prints a table)
 #   make serving-bench  pushed noisy model vs stock GRU serving latency
 #   make pipeline-bench  wall time of 5 fresh JapaneseVowels runs + a cached one
+#   make airflow-venv  .venv-airflow: Airflow 2 + this project (deploy/airflow/)
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Airflow's own environment, from its own lock (deploy/airflow/).
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
 # Python 3.10 is required (TFX 1.16.0 wheels). Looked for, in order: $PYTHON,
 # python3.10 on PATH, pyenv's 3.10.x installs. Each candidate must report 3.10.
@@ -22,7 +26,7 @@ find_python310 = $(shell for c in "$$PYTHON" python3.10 \
         >/dev/null 2>&1 && { command -v "$$c" || echo "$$c"; } && break; \
     done)
 
-.PHONY: venv run demo test test-unit wheel bench serving-bench pipeline-bench lock data clean
+.PHONY: venv airflow-venv run demo test test-unit wheel bench serving-bench pipeline-bench lock data clean
 
 venv: $(STAMP)
 
@@ -43,13 +47,27 @@ $(STAMP): requirements.lock setup.py
 	$(PY) -m pip check
 	touch $(STAMP)
 
+airflow-venv: $(AIRFLOW_STAMP)
+
+# The same recipe for Airflow's environment: its lock, then this project
+# (editable), so `airflow dags test` runs the DAG in deploy/airflow/.
+$(AIRFLOW_STAMP): deploy/airflow/requirements.lock setup.py $(STAMP)
+	@py="$(find_python310)"; \
+	if [ ! -x $(AIRFLOW_VENV)/bin/python ]; then "$$py" -m venv $(AIRFLOW_VENV) || exit 1; fi
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python --no-deps \
+	  -r deploy/airflow/requirements.lock
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  --no-deps --no-build-isolation -e .
+	$(AIRFLOW_VENV)/bin/python -m pip check
+	touch $(AIRFLOW_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/noisy-rnn run --dataset japanese_vowels --output runs/jv $(RUN_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/noisy-rnn demo
 
-test: $(STAMP)
+test: $(STAMP) $(AIRFLOW_STAMP)
 	$(PY) -m pytest tests -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -71,9 +89,14 @@ pipeline-bench: $(STAMP)
 	$(PY) bench/pipeline_time.py --runs 5
 
 # Regenerates the lock from requirements.in with the venv's uv.
+# Airflow's lock starts from this one's pins (uv keeps what it can).
 lock: $(STAMP)
 	$(VENV)/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --annotation-style line requirements.in -o requirements.lock
+	cp requirements.lock deploy/airflow/requirements.lock
+	$(VENV)/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
+	  --no-header --annotation-style line deploy/airflow/requirements.in \
+	  -o deploy/airflow/requirements.lock
 
 # Rebuilds data/japanese_vowels.csv from the raw UEA files.
 data:
@@ -81,4 +104,4 @@ data:
 	  --output data/japanese_vowels.csv
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info build dist
+	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache *.egg-info build dist

@@ -169,12 +169,21 @@ def _pipeline_config(args, **overrides):
             beat_naive=args.beat_naive,
             latency_budgets_ms=dict(args.latency_budget) or None,
             enable_cache=not args.no_cache, spans_dir=args.spans_dir,
+            spans_window=args.spans_window,
             warm_start=getattr(args, "warm_start", False),
             beam_pipeline_args=beam_args,
             direct_components=args.direct_component,
             worker_package=args.worker_package, **overrides)
     except (SpecError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
+
+
+def pipeline_config(options):
+    """The `PipelineConfig` that ``noisy-rnn run OPTIONS`` would run, for
+    orchestrators that build the pipeline themselves (the Airflow DAG in
+    ``deploy/airflow/``): the same options, defaults and checks; a bad
+    option exits with the same message."""
+    return _pipeline_config(build_parser().parse_args(["run", *options]))
 
 
 def _cmd_flink(args):
@@ -387,6 +396,18 @@ def _latency_budget(text):
     return name, milliseconds
 
 
+def _positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer, got {text!r}")
+    return value
+
+
 def _add_pipeline_options(parser, spans_required=False):
     _add_dataset_option(parser)
     parser.add_argument("--output", required=True,
@@ -395,6 +416,12 @@ def _add_pipeline_options(parser, spans_required=False):
     parser.add_argument("--spans-dir", required=spans_required, default=None,
                         help="folder of span-<N>/ folders of CSVs: train on "
                              "the latest span instead of the spec's CSV")
+    parser.add_argument("--spans-window", type=_positive_int, default=None,
+                        metavar="K",
+                        help="with --spans-dir: train on the latest K spans "
+                             "(disjoint deliveries, joined per series) "
+                             "instead of the latest one; default: the "
+                             "spec's spans_window key, else 1")
     parser.add_argument("--min-accuracy", type=float, default=0.5,
                         help="classification blessing threshold")
     parser.add_argument("--max-mae", type=float, default=None,

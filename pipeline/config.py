@@ -247,6 +247,9 @@ class PipelineConfig:
     # A folder of span-<N>/ folders of CSVs (TFX {SPAN}): read the latest
     # span instead of the spec's CSV.
     spans_dir: Optional[str] = None
+    # Read the latest K spans of spans_dir as one dataset (disjoint spans),
+    # not only the latest; None: the spec's ``spans_window`` key, else 1.
+    spans_window: Optional[int] = None
     # Trainer starts from the latest pushed model, if any.
     warm_start: bool = False
     # A Tuner before the Trainer: a TuneConfig (True: the default one),
@@ -279,6 +282,16 @@ class PipelineConfig:
         self.output = _absolute(self.output)
         if self.spans_dir:
             self.spans_dir = _absolute(self.spans_dir)
+        if self.spans_window is None:
+            self.spans_window = self.spec.spans_window or 1
+        if (isinstance(self.spans_window, bool) or
+                not isinstance(self.spans_window, int) or
+                self.spans_window < 1):
+            raise ValueError(f"--spans-window: must be a positive integer, "
+                             f"got {self.spans_window!r}")
+        if self.spans_window > 1 and not self.spans_dir:
+            raise ValueError(f"--spans-window {self.spans_window}: needs "
+                             f"--spans-dir (a folder of span-<N>/ folders)")
         if self.worker_package:
             self.worker_package = _absolute(self.worker_package)
         self.pipeline_name = self.pipeline_name or self.spec.name

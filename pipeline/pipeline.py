@@ -262,10 +262,11 @@ def create_pipeline(config: PipelineConfig,
     spec = config.spec
     validation = {"validation_fraction": config.model.validation_fraction,
                   "seed": config.model.seed}
-    if config.spans_dir:  # the latest span-<N>/ folder
+    if config.spans_dir:  # the latest span-<N>/ folder (or latest K)
         example_gen = SequenceExampleGen(dataset=spec,
                                          input_base=config.spans_dir,
                                          input_pattern=SPAN_PATTERN,
+                                         spans_window=config.spans_window,
                                          **validation)
     else:
         example_gen = SequenceExampleGen(dataset=spec, **validation)

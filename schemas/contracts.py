@@ -68,6 +68,7 @@ HAS_MODEL = "has_model"                  # InfraBlessing carries its model
 PUSHED = "pushed"                        # PushedModel: 0|1
 PUSHED_DESTINATION = "pushed_destination"
 SPAN = "span"                            # Examples: the span read
+SPANS = "spans"                          # Examples: "3,4", a span window's
 # Example features besides the channels and the label (SequenceExampleGen).
 SEQUENCE_ID_FEATURE = "sequence_id"      # bytes: the sequence / series id
 TARGET_STEP_FEATURE = "target_step"      # windows mode: step of the target

@@ -44,6 +44,9 @@ examples. Keys:
                    0.1]}``, keys of ``noisy_rnn.pipeline.config.TuneConfig``
                    and its ``space``): a Tuner chooses the noise and sizes
                    before the Trainer, as ``--tune`` does.
+``spans_window``   with ``--spans-dir``: train on the latest K spans (disjoint
+                   deliveries, each only its own steps) instead of the latest
+                   one, as ``--spans-window K`` does (which wins).
 
 `load_spec` validates all of it and raises `SpecError` naming the file, the
 line and the key at fault.
@@ -64,7 +67,7 @@ REQUIRED_KEYS = ("name", "csv", "mode", "sequence_id", "step", "features",
                  "label", "task", "split")
 WINDOW_KEYS = ("window", "horizon", "stride")
 OPTIONAL_KEYS = WINDOW_KEYS + ("schema", "forecast_change", "season",
-                               "drift_thresholds", "tune")
+                               "drift_thresholds", "tune", "spans_window")
 
 
 class SpecError(ValueError):
@@ -97,15 +100,18 @@ class DatasetSpec:
         default_factory=dict)
     # The ``tune`` key as `TuneConfig` fields (None: no Tuner).
     tune: Optional[dict] = None
+    # How many of the latest spans to train on (None: the latest only).
+    spans_window: Optional[int] = None
     path: str = ""
 
     def to_dict(self):
         """JSON-able form, for component exec properties. Without
         ``drift_thresholds``: only the DriftGate reads them (as its own
         parameter), so changing one does not invalidate the cache of
-        SequenceExampleGen or the Trainer; likewise without ``tune``."""
+        SequenceExampleGen or the Trainer; likewise without ``tune`` and
+        ``spans_window`` (SequenceExampleGen gets the window resolved)."""
         values = dataclasses.asdict(self)
-        del values["drift_thresholds"], values["tune"]
+        del values["drift_thresholds"], values["tune"], values["spans_window"]
         return values
 
     @classmethod
@@ -297,6 +303,8 @@ def load_spec(path, check_csv=True):
 
     thresholds = _drift_thresholds(values, features, fail)
     tune = _tune(values, fail)
+    spans_window = (positive_int("spans_window") if "spans_window" in values
+                    else None)
 
     spec_dir = os.path.dirname(path)
     schema = values.get("schema")
@@ -316,7 +324,7 @@ def load_spec(path, check_csv=True):
         split_column=split_column, eval_fraction=eval_fraction,
         window=window, horizon=horizon, stride=stride, schema=schema,
         forecast_change=forecast_change, season=season,
-        drift_thresholds=thresholds, tune=tune,
+        drift_thresholds=thresholds, tune=tune, spans_window=spans_window,
         path=path)
     if check_csv:
         check_csv_header(spec, lines)

@@ -11,11 +11,15 @@ from noisy_rnn.components.sequence_example_gen import executor
 from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
 
-def _custom_config(spec: DatasetSpec, validation_fraction, seed):
+def _custom_config(spec: DatasetSpec, validation_fraction, seed,
+                   spans_window=1, input_pattern=None):
     struct = struct_pb2.Struct()
     struct.update({"dataset": spec.to_dict(),
                    "validation": {"fraction": validation_fraction,
                                   "seed": seed}})
+    if spans_window > 1:  # absent otherwise: earlier runs stay cached
+        struct.update({"spans_window": {"size": spans_window,
+                                        "pattern": input_pattern}})
     packed = any_pb2.Any()
     packed.Pack(struct)
     return example_gen_pb2.CustomConfig(custom_config=packed)
@@ -45,6 +49,13 @@ class SequenceExampleGen(FileBasedExampleGen):
         of ``seed`` and the sequence id. Windows mode: the latest
         ``fraction`` of each series' training windows.
       seed: see ``validation_fraction``.
+      spans_window: with a ``{SPAN}`` pattern, read the latest K spans (the
+        driver's latest span and the K - 1 before it, all present) as one
+        dataset, each series' rows joined in step order: for disjoint
+        deliveries. The Examples artifact's ``span`` is the latest; its
+        ``spans`` custom property lists those read. Only the latest span's
+        files are fingerprinted (TFX's driver): the earlier ones are
+        deliveries already made, not expected to change.
 
     Example:
 
@@ -59,10 +70,13 @@ class SequenceExampleGen(FileBasedExampleGen):
 
     def __init__(self, dataset: DatasetSpec, input_base: str = None,
                  input_pattern: str = None, validation_fraction: float = 0.0,
-                 seed: int = 0):
+                 seed: int = 0, spans_window: int = 1):
         if not 0 <= validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in [0, 1), got "
                              f"{validation_fraction}")
+        if spans_window > 1 and "{SPAN}" not in (input_pattern or ""):
+            raise ValueError(f"spans_window {spans_window} needs an "
+                             f"input_pattern with {{SPAN}}")
         super().__init__(
             input_base=input_base or os.path.dirname(dataset.csv),
             input_config=example_gen_pb2.Input(splits=[
@@ -75,4 +89,5 @@ class SequenceExampleGen(FileBasedExampleGen):
                                                       hash_buckets=1)
                     for name in executor.output_splits(
                         validation_fraction)])),
-            custom_config=_custom_config(dataset, validation_fraction, seed))
+            custom_config=_custom_config(dataset, validation_fraction, seed,
+                                         spans_window, input_pattern))

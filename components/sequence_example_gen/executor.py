@@ -32,6 +32,7 @@ from noisy_rnn.components.sequence_example_gen import examples as rules
 from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import (DatasetSpec, SpecError,
                                             check_csv_header, decode_csv)
+from noisy_rnn.schemas.spans import window_spans
 
 REPORT_FILE = "sequence_example_gen_report.json"
 
@@ -46,6 +47,29 @@ def validation_from_exec_properties(exec_properties):
     validation = _custom_config(exec_properties).get("validation") or {}
     return (float(validation.get("fraction", 0.0)),
             int(validation.get("seed", 0)))
+
+
+def csv_patterns(exec_properties):
+    """``(patterns, spans)``: the file patterns to read and the span
+    numbers they hold (None without a span window): the driver's pattern
+    (its latest span already in it), or, with a span window, one pattern per
+    span of the window ending at the driver's span, re-checked here (a span
+    missing inside the window is refused, naming it)."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+        input_config)
+    base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    window = _custom_config(exec_properties).get("spans_window")
+    if not window:
+        return [os.path.join(base, input_config.splits[0].pattern)], None
+    latest = int(exec_properties[contracts.SPAN])
+    try:
+        spans, _ = window_spans(base, int(window["size"]), latest)
+    except ValueError as error:
+        raise rules.DataError(str(error)) from None
+    return [os.path.join(base, window["pattern"].replace("{SPAN}", str(n)))
+            for n in spans], spans
 
 
 def _custom_config(exec_properties):
@@ -63,10 +87,12 @@ def _write_json(values, path):
         json.dump(values, f, indent=1, sort_keys=True)
 
 
-def _read_rows(csv_path, spec):
-    """The file's rows (any filesystem TensorFlow reads, e.g. gs://), after
-    checking its header has the spec's columns: every file of a pattern or
-    span is checked, not only the spec's CSV."""
+def _read_chunks(csv_path, spec):
+    """``(sequence_id, Chunk)`` per sequence of one CSV file (any filesystem
+    TensorFlow reads, e.g. gs://), after checking its header has the spec's
+    columns: every file of a pattern or span is checked, not only the
+    spec's CSV. One element per sequence and file, not per row: Beam's cost
+    per element is what bounded the speed of this step."""
     with tf.io.gfile.GFile(csv_path, "rb") as f:
         lines = decode_csv(csv_path, f.read(), rules.DataError)
     header = next(csv.reader(lines[:1]), None)
@@ -78,31 +104,36 @@ def _read_rows(csv_path, spec):
                          header=[column.strip() for column in header])
     except SpecError as error:
         raise rules.DataError(str(error)) from None
-    yield from rules.parse_rows(csv_path, lines)
+    for sequence_id, chunk in rules.read_chunks(csv_path, lines, spec):
+        yield sequence_id, tuple(chunk)  # a tuple: Beam's fast coder
 
 
-def _sequence_examples(keyed_rows, spec):
-    sequence_id, rows = keyed_rows
-    ordered = rules.order_sequence(spec, sequence_id, list(rows))
-    split, example = rules.sequence_example(spec, sequence_id, ordered)
+def _merged(keyed_chunks):
+    """A sequence's chunks from every file, as one `rules.Chunk`."""
+    sequence_id, chunks = keyed_chunks
+    return sequence_id, rules.merge_chunks(rules.Chunk(*chunk)
+                                           for chunk in chunks)
+
+
+def _sequence_examples(keyed_chunks, spec):
+    sequence_id, chunk = _merged(keyed_chunks)
+    split, first_line, label, example = rules.sequence_from_chunk(
+        spec, sequence_id, chunk)
     yield beam.pvalue.TaggedOutput("counts", ("sequences", 1))
     # The group the validation slice is stratified by: the class.
-    group = (ordered[0][2][spec.label] if spec.task == "classification"
-             else None)
-    yield (min(line for line, _, _ in ordered), split, example,
-           (sequence_id, group))
+    group = label if spec.task == "classification" else None
+    yield first_line, split, example, (sequence_id, group)
 
 
-def _window_examples(keyed_rows, spec, validation_fraction=0.0):
-    sequence_id, rows = keyed_rows
-    ordered = rules.order_sequence(spec, sequence_id, list(rows))
+def _window_examples(keyed_chunks, spec, validation_fraction=0.0):
+    sequence_id, chunk = _merged(keyed_chunks)
     cutoff = None
     if spec.eval_fraction is not None:  # latest fraction of this series
-        cutoff = math.ceil(len(ordered) * (1 - spec.eval_fraction))
+        cutoff = math.ceil(len(chunk.steps) * (1 - spec.eval_fraction))
     yield beam.pvalue.TaggedOutput("counts", ("series", 1))
     windows = []
-    for split, position, example in rules.window_examples(spec, sequence_id,
-                                                          ordered):
+    for split, position, example in rules.windows_from_chunk(
+            spec, sequence_id, chunk):
         if split == "skipped":
             yield beam.pvalue.TaggedOutput(
                 "counts", (contracts.SKIPPED_WINDOWS, position))
@@ -116,7 +147,7 @@ def _window_examples(keyed_rows, spec, validation_fraction=0.0):
     for split, position, example in windows:
         if position in validation:
             split = rules.VALIDATION
-        yield 0, split, example, None
+        yield 0, split, example.SerializeToString(), None
 
 
 def output_splits(validation_fraction):
@@ -160,15 +191,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline, exec_properties):
         spec = spec_from_exec_properties(exec_properties)
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-            input_config)
-        # The driver has already put the span (and version) in the pattern.
-        pattern = os.path.join(
-            exec_properties[standard_component_specs.INPUT_BASE_KEY],
-            input_config.splits[0].pattern)
-        csv_paths = sorted(tf.io.gfile.glob(pattern))
+        patterns, _ = csv_patterns(exec_properties)
+        csv_paths = sorted(path for pattern in patterns
+                           for path in tf.io.gfile.glob(pattern))
+        pattern = patterns[0] if len(patterns) == 1 else \
+            " + ".join(patterns)
         if not csv_paths:
             raise rules.DataError(f"{spec.path}: no CSV matches {pattern}")
         spec = dataclasses.replace(
@@ -183,9 +210,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         results = (
             pipeline
             | "CsvPaths" >> beam.Create(csv_paths)
-            | "ReadRows" >> beam.FlatMap(_read_rows, spec)
-            | "KeyBySequence" >> beam.Map(
-                lambda line_row: (line_row[1][spec.sequence_id], line_row))
+            | "ReadChunks" >> beam.FlatMap(_read_chunks, spec)
             | "GroupSequences" >> beam.GroupByKey()
             | "ToExamples" >> beam.FlatMap(to_examples, spec, **options)
             .with_outputs("counts", main="examples"))
@@ -231,6 +256,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             report = json.load(f)
         for key, value in sorted(report.items()):
             examples.set_int_custom_property(key, value)
+        _, spans = csv_patterns(exec_properties)
+        if spans:  # a window: which spans the examples come from
+            examples.set_string_custom_property(
+                contracts.SPANS, ",".join(map(str, spans)))
         logging.info("SequenceExampleGen: %s", report)
         spec = spec_from_exec_properties(exec_properties)
         fraction, _ = validation_from_exec_properties(exec_properties)

@@ -38,8 +38,15 @@ def open_store(config):
             config.metadata_path))
 
 
+# A run's context: "pipeline_run" (LocalDagRunner, Kubeflow) or "run"
+# (TFX's Airflow runner, whose launcher names each component's execution by
+# a "component_run" context instead of a "node" one).
+RUN_CONTEXT_TYPES = ("pipeline_run", "run")
+
+
 def latest_run(store, since_ms=0):
-    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+    runs = [c for kind in RUN_CONTEXT_TYPES
+            for c in store.get_contexts_by_type(kind)
             if c.create_time_since_epoch >= since_ms]
     return max(runs, key=lambda c: c.create_time_since_epoch) if runs else None
 
@@ -63,7 +70,9 @@ class RunSummary:
     data_choices: Dict[str, dict] = dataclasses.field(default_factory=dict)
     model_id: Optional[int] = None          # the candidate Model artifact
     baseline_model_id: Optional[int] = None  # what the Evaluator compared to
-    span: Optional[int] = None              # the data span read
+    span: Optional[int] = None              # the data span read (latest)
+    # A span window's spans, e.g. [3, 4] (empty: the latest span only).
+    spans: List[int] = dataclasses.field(default_factory=list)
     schema_uri: Optional[str] = None        # the schema the run used
     drift: Optional[dict] = None            # the DriftGate's drift.json
     # SequenceExampleGen's counts: examples per split, skipped windows.
@@ -81,9 +90,12 @@ class RunSummary:
 
 
 def node_id(store, execution):
+    """The component id of ``execution``: the last dotted part of its
+    "node" ("<pipeline>.<id>") or "component_run" ("<run>.<id>") context;
+    component ids hold no dot."""
     for context in store.get_contexts_by_execution(execution.id):
-        if context.type == "node":
-            return context.name.split(".", 1)[-1]
+        if context.type in ("node", "component_run"):
+            return context.name.rsplit(".", 1)[-1]
     return str(execution.id)
 
 
@@ -163,6 +175,9 @@ def summarize_latest_run(config: PipelineConfig,
         properties = examples.custom_properties
         if contracts.SPAN in properties:
             summary.span = properties[contracts.SPAN].int_value
+        if contracts.SPANS in properties:
+            summary.spans = [int(n) for n in properties[
+                contracts.SPANS].string_value.split(",")]
         summary.example_counts = {
             key: properties[key].int_value for key in properties
             if key.startswith("examples_") or
@@ -284,6 +299,13 @@ def describe_tuning(tuning):
         f"  {noise_sentence(tuning)}"]
 
 
+def spans_text(summary: RunSummary):
+    """``span 4``, or a window's ``spans 3-4``."""
+    if len(summary.spans) > 1:
+        return f"spans {summary.spans[0]}-{summary.spans[-1]}"
+    return f"span {summary.span}"
+
+
 def print_summary(summary: RunSummary, echo=print):
     echo(f"pipeline finished in {summary.wall_seconds:.1f} s; executed: "
          f"{', '.join(summary.executed()) or 'nothing (all cached)'}")
@@ -291,7 +313,8 @@ def print_summary(summary: RunSummary, echo=print):
     if counts:
         splits = [s for s in ("train", contracts.VALIDATION_SPLIT, "eval")
                   if f"examples_{s}" in counts]
-        echo("examples: " + ", ".join(
+        echo(("examples" + (f" of {spans_text(summary)}" if summary.span
+                            is not None else "") + ": ") + ", ".join(
             f"{s} {counts[f'examples_{s}']}" for s in splits) +
             (f" ({counts[contracts.SKIPPED_WINDOWS]} windows skipped)"
              if counts.get(contracts.SKIPPED_WINDOWS) else ""))

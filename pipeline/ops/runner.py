@@ -16,7 +16,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from noisy_rnn.components.serving_validator import \
     executor as serving_validator
 from noisy_rnn.pipeline.config import PipelineConfig
-from noisy_rnn.pipeline.ops import frozen_schema, report
+from noisy_rnn.pipeline.ops import frozen_schema, report, spans
 from noisy_rnn.pipeline.ops.progress import ProgressMonitor
 from noisy_rnn.pipeline.ops.run_records import (RunSummary,
                                                 failed_components,
@@ -45,6 +45,9 @@ def run(config: PipelineConfig, echo=print, status=None,
     its `RunSummary`. ``status``: a live progress line (see
     `ProgressMonitor`); ``log_path``: the run's log, named in the report."""
     check_local(config)
+    if config.spans_window > 1:  # refused here, before anything runs
+        _, note = spans.window_spans(config.spans_dir, config.spans_window)
+        echo(f"data: {note} of {config.spans_dir}")
     os.makedirs(config.output, exist_ok=True)
     start = time.perf_counter()
     prefetch = report.PredictionPrefetch(config.output)

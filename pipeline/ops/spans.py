@@ -1,32 +1,22 @@
 """Data spans (TFX's ``{SPAN}`` convention): ``<spans_dir>/span-<N>/*.csv``.
 
 A span is one delivery of data. The pipeline reads the latest span
-(``PipelineConfig.spans_dir``). Windows are built within a span, so a span
-should hold each series' history, not only the new weeks: a cumulative
-export (everything up to now) is the natural layout, and what
-`split_into_spans` writes by default.
+(``PipelineConfig.spans_dir``). Windows are built within what is read, so
+what is read should hold each series' history, not only the new weeks: a
+cumulative export (everything up to now) is the natural layout, and what
+`split_into_spans` writes by default. With disjoint spans (each only its own
+steps, ``--disjoint``), a rolling window of the latest K spans
+(``--spans-window K``, `window_spans`) is read as one dataset: each series'
+rows from those K spans are joined in step order, so windows cross span
+boundaries, and training time stays bounded as spans keep arriving.
 """
 
 import csv
 import os
-import re
 
 from noisy_rnn.schemas.dataset_spec import read_csv_lines
-
-SPAN_DIR = re.compile(r"^span-(\d+)$")
-
-
-def list_spans(spans_dir):
-    """Span numbers under ``spans_dir`` that hold at least one CSV, sorted."""
-    if not os.path.isdir(spans_dir):
-        return []
-    spans = []
-    for name in os.listdir(spans_dir):
-        match = SPAN_DIR.match(name)
-        if match and any(f.endswith(".csv") for f in
-                         os.listdir(os.path.join(spans_dir, name))):
-            spans.append(int(match.group(1)))
-    return sorted(spans)
+from noisy_rnn.schemas.spans import (  # noqa: F401  (re-exported)
+    SPAN_DIR, list_spans, window_spans)
 
 
 def split_into_spans(csv_path, step_column, dest, count, cumulative=True,

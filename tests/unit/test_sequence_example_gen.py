@@ -6,6 +6,7 @@ import glob
 import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
@@ -13,6 +14,7 @@ from tfx.utils import proto_utils
 
 from noisy_rnn.components.sequence_example_gen import (SequenceExampleGen,
                                                        executor)
+from noisy_rnn.components.sequence_example_gen import examples as rules
 from noisy_rnn.components.sequence_example_gen.examples import DataError
 from noisy_rnn.schemas.dataset_spec import load_spec
 
@@ -54,8 +56,8 @@ def run_executor(spec, tmp_path, **component_args):
 def convert(spec):
     """Runs the executor's per-sequence functions (what Beam maps) in-line."""
     groups = {}
-    for line, row in executor._read_rows(spec.csv, spec):
-        groups.setdefault(row[spec.sequence_id], []).append((line, row))
+    for sequence_id, chunk in executor._read_chunks(spec.csv, spec):
+        groups.setdefault(sequence_id, []).append(chunk)
     to_examples = (executor._sequence_examples if spec.mode == "sequences"
                    else executor._window_examples)
     return [item for group in groups.items()
@@ -191,7 +193,7 @@ def test_a_span_file_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
                                         r"valid UTF-8 \(byte 0xe9 at "
                                         r"character 9\); save the file as "
                                         r"UTF-8 text"):
-        list(executor._read_rows(str(tmp_path / "span-2" / "data.csv"),
+        list(executor._read_chunks(str(tmp_path / "span-2" / "data.csv"),
                                  spec))
 
 
@@ -251,3 +253,206 @@ def test_an_empty_validation_slice_names_the_option(tmp_path):
                                         r"raise --validation-fraction"):
         run_executor(make_spec(tmp_path, rows), tmp_path,
                      validation_fraction=0.1)
+
+
+# Every bad input once more, by the whole message: recorded from the
+# row-per-element implementation (commit 4f846b1+), which the file-chunked
+# reader must word exactly alike. ``{csv}`` stands for the CSV's path.
+EXACT_MESSAGES = {
+    'non_numeric':
+        "{csv}: line 2, column 'a': non-numeric value 'abc' (features "
+        'must be finite numbers)',
+    'missing':
+        "{csv}: line 2, column 'a': missing (features must be finite "
+        'numbers)',
+    'padded_text':
+        "{csv}: line 2, column 'a': non-numeric value 'ab c' (features "
+        'must be finite numbers)',
+    'nan':
+        "{csv}: line 3, column 'a': non-numeric value 'nan' (features "
+        'must be finite numbers)',
+    'inf':
+        "{csv}: line 3, column 'b': non-numeric value '-inf' (features "
+        'must be finite numbers)',
+    'overflow':
+        "{csv}: line 3, column 'b': non-numeric value '1e400' (features "
+        'must be finite numbers)',
+    'feature_major':
+        "{csv}: line 3, column 'a': non-numeric value 'bad_a' (features "
+        'must be finite numbers)',
+    'step_order':
+        "{csv}: line 3, column 'a': non-numeric value 'early' (features "
+        'must be finite numbers)',
+    'step_before_number':
+        "{csv}: line 3, column 't': step must be an integer, got 'one'",
+    'short':
+        "{csv}: line 2: sequence 's' has 1 step; a sequence needs at "
+        'least 2',
+    'label_differs':
+        "{csv}: line 4, column 'y': label 'w' differs from 'x' (line 3) "
+        "within sequence 's'",
+    'duplicate':
+        "{csv}: line 4, column 't': duplicate step 2 in sequence 's' "
+        '(also on line 2)',
+    'unknown_split':
+        "{csv}: line 2, column 'split': unknown split value 'test' "
+        '(expected train or eval)',
+    'split_changes':
+        "{csv}: line 3, column 'split': split changes within sequence 's'",
+    'bad_step':
+        "{csv}: line 2, column 't': step must be an integer, got 'zero'",
+    'float_step':
+        "{csv}: line 2, column 't': step must be an integer, got '1.0'",
+    'fields':
+        '{csv}: line 3: 4 fields, the header has 6',
+    'many_fields':
+        '{csv}: line 3: 7 fields, the header has 6',
+    'missing_label':
+        "{csv}: line 2, column 'y': missing label",
+    'regression_label':
+        "{csv}: line 2, column 'y': non-numeric value 'abc' (features "
+        'must be finite numbers)',
+    'regression_missing_label':
+        "{csv}: line 2, column 'y': missing (features must be finite "
+        'numbers)',
+    'label_before_number':
+        "{csv}: line 3, column 'y': label 'w' differs from 'x' (line 2) "
+        "within sequence 's'",
+    'w_non_numeric':
+        "{csv}: line 4, column 'a': non-numeric value 'abc' (features "
+        'must be finite numbers)',
+    'w_feature_major':
+        "{csv}: line 4, column 'a': non-numeric value 'abc' (features "
+        'must be finite numbers)',
+    'w_short':
+        "{csv}: line 2: series 's' has 2 steps, fewer than window + "
+        'horizon = 3',
+    'w_bad_label':
+        "{csv}: line 4, column 'y': non-numeric value 'abc' (features "
+        'must be finite numbers)',
+    'w_inf_label':
+        "{csv}: line 4, column 'y': non-numeric value 'inf' (features "
+        'must be finite numbers)',
+    'w_bad_split':
+        "{csv}: line 4, column 'split': unknown split value 'test' "
+        '(expected train or eval)',
+    'w_bad_split_skipped':
+        "{csv}: line 7, column 'split': unknown split value 'dev' "
+        '(expected train or eval)',
+    'w_missing_label_class':
+        "{csv}: line 4, column 'y': missing label",
+    'w_duplicate':
+        "{csv}: line 4, column 't': duplicate step 1 in sequence 's' "
+        '(also on line 3)',
+    'w_bad_step':
+        "{csv}: line 3, column 't': step must be an integer, got 'x'",
+    'w_short_before_number':
+        "{csv}: line 2: series 's' has 2 steps, fewer than window + "
+        'horizon = 3',
+}
+WINDOWS = "window: 2\nhorizon: 1\n"
+
+
+def ok(t, split="train", y="x"):
+    return ["s", t, t, t, y, split]
+
+
+BAD_INPUTS = [
+    ("non_numeric", "sequences", "classification", "",
+     [["s", 0, "abc", 1, "x", "train"], ok(1)]),
+    ("missing", "sequences", "classification", "",
+     [["s", 0, "", 1, "x", "train"], ok(1)]),
+    ("padded_text", "sequences", "classification", "",
+     [["s", 0, " ab c ", 1, "x", "train"], ok(1)]),
+    ("nan", "sequences", "classification", "",
+     [ok(0), ["s", 1, "nan", 1, "x", "train"]]),
+    ("inf", "sequences", "classification", "",
+     [ok(0), ["s", 1, 2, "-inf", "x", "train"]]),
+    ("overflow", "sequences", "classification", "",
+     [ok(0), ["s", 1, 2, "1e400", "x", "train"]]),
+    ("feature_major", "sequences", "classification", "",
+     [["s", 0, 1, "bad_b", "x", "train"],
+      ["s", 1, "bad_a", 1, "x", "train"]]),
+    ("step_order", "sequences", "classification", "",
+     [["s", 1, "late", 1, "x", "train"], ["s", 0, "early", 1, "x", "train"]]),
+    ("step_before_number", "sequences", "classification", "",
+     [["s", 0, "abc", 1, "x", "train"], ["s", "one", 2, 1, "x", "train"]]),
+    ("short", "sequences", "classification", "", [ok(0)]),
+    ("label_differs", "sequences", "classification", "",
+     [ok(1), ok(0), ["s", 2, 1, 1, "w", "train"]]),
+    ("duplicate", "sequences", "classification", "",
+     [ok(2), ok(0), ok(2), ok(1)]),
+    ("unknown_split", "sequences", "classification", "",
+     [ok(0, "test"), ok(1, "test")]),
+    ("split_changes", "sequences", "classification", "",
+     [ok(0), ok(1, "eval")]),
+    ("bad_step", "sequences", "classification", "",
+     [["s", "zero", 1, 1, "x", "train"], ok(1)]),
+    ("float_step", "sequences", "classification", "",
+     [["s", "1.0", 1, 1, "x", "train"], ok(0)]),
+    ("fields", "sequences", "classification", "", [ok(0), ["s", 1, 2, 1]]),
+    ("many_fields", "sequences", "classification", "",
+     [ok(0), ok(1) + ["extra"]]),
+    ("missing_label", "sequences", "classification", "",
+     [ok(0, y=""), ok(1, y="")]),
+    ("regression_label", "sequences", "regression", "",
+     [ok(0, y="abc"), ok(1, y="abc")]),
+    ("regression_missing_label", "sequences", "regression", "",
+     [ok(0, y=""), ok(1, y="")]),
+    ("label_before_number", "sequences", "classification", "",
+     [["s", 0, "abc", 1, "x", "train"], ok(1, y="w")]),
+    ("w_non_numeric", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ok(1, y=1), ["s", 2, "abc", 1, 2, "train"], ok(3, y=3)]),
+    ("w_feature_major", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ["s", 1, 1, "q", 1, "train"],
+      ["s", 2, "abc", 1, 2, "train"]]),
+    ("w_short", "windows", "regression", WINDOWS, [ok(0, y=0), ok(1, y=1)]),
+    ("w_bad_label", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ok(1, y=1), ok(2, y="abc"), ok(3, y=3)]),
+    ("w_inf_label", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ok(1, y=1), ok(2, y="inf")]),
+    ("w_bad_split", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ok(1, y=1), ok(2, "test", y=2)]),
+    ("w_bad_split_skipped", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ["s", 1, "", 1, 1, "train"], ok(2, "test", y=2), ok(3, y=3),
+      ok(4, y=4), ok(5, "dev", y=5)]),
+    ("w_missing_label_class", "windows", "classification", WINDOWS,
+     [ok(0), ok(1), ok(2, y="")]),
+    ("w_duplicate", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ok(1, y=1), ok(1, y=1)]),
+    ("w_bad_step", "windows", "regression", WINDOWS,
+     [ok(0, y=0), ["s", "x", 1, 1, 1, "train"], ok(2, y=2)]),
+    ("w_short_before_number", "windows", "regression", WINDOWS,
+     [["s", 0, "abc", 1, 1, "train"], ok(1, y=1)]),
+]
+
+
+@pytest.mark.parametrize("name, mode, task, extra, rows", BAD_INPUTS,
+                         ids=[case[0] for case in BAD_INPUTS])
+def test_bad_inputs_read_exactly_as_before(tmp_path, name, mode, task,
+                                           extra, rows):
+    spec = make_spec(tmp_path, rows, mode=mode, task=task, extra=extra)
+    with pytest.raises(DataError) as error:
+        convert(spec)
+    assert str(error.value) == EXACT_MESSAGES[name].format(csv=spec.csv)
+
+
+@pytest.mark.parametrize("steps", [2, 40, 3000])
+def test_examples_written_field_by_field_parse_as_the_proto_api_builds(
+        steps, tmp_path):
+    """`encode_example` (wire format by hand) against `_example` (message
+    objects): the same Example, for float32 rounding, -0.0, subnormals,
+    lengths past one varint byte, values beyond float32's range."""
+    spec = make_spec(tmp_path, [])
+    rng = np.random.default_rng(steps)
+    values = rng.normal(0, 1e3, (steps, 2))
+    values[0] = [-0.0, 1e-42]
+    values[1] = [0.1, -3.4028235677973366e38]  # rounds to -FLOAT32_MAX
+    label = tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"]))
+    for matrix in (values, values * [[1, 1.01]]):  # then past float32
+        expected = rules._example(spec, "séq-1", dict(zip(
+            spec.features, matrix.T.tolist())), label)
+        written = tf.train.Example.FromString(
+            rules.encode_example(spec, "séq-1", matrix, label))
+        assert written.SerializeToString(deterministic=True) == \
+            expected.SerializeToString(deterministic=True)

@@ -181,7 +181,8 @@ def data_section(view):
         parts.append(missing("example counts (SequenceExampleGen did not "
                              "finish)"))
     if view.summary.span is not None:
-        parts.append(f"<p>Data span {view.summary.span}</p>")
+        parts.append(
+            f"<p>Data: {esc(run_records.spans_text(view.summary))}</p>")
     statistics = view.artifact("StatisticsGen", "statistics")
     if statistics is None:
         parts.append(missing("per-feature statistics (StatisticsGen did not "
