@@ -2,8 +2,9 @@
 brings up (Flink 1.19 JobManager and TaskManager, Beam's job server, a Python
 worker pool), stopped again after these tests, also when they fail.
 
-The JapaneseVowels pipeline (short config) runs its Beam components there,
-the Evaluator kept on the DirectRunner (the per-component override);
+The JapaneseVowels pipeline (short config, with a small Tuner search, which
+runs in-process) runs its Beam components there, the Evaluator kept on the
+DirectRunner (the per-component override);
 Flink's REST API must list one FINISHED job per component sent there, and
 the data and the Transform graph must equal the DirectRunner run's (the
 session's ``japanese_vowels``). Then, with a new blessing threshold (only
@@ -27,7 +28,8 @@ import tensorflow_transform as tft
 from conftest import LOOSE_BUDGET_FLAGS, LOOSE_BUDGETS, SHORT
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
+from noisy_rnn.pipeline.config import (ModelConfig, PipelineConfig,
+                                       TuneConfig)
 from noisy_rnn.pipeline.ops import flink_cluster, runner
 from noisy_rnn.pipeline.pipeline import BEAM_COMPONENTS
 
@@ -80,11 +82,18 @@ def tasks_running(state, name):
     return False
 
 
+# A small search: the Tuner (in-process whatever the runner) between the
+# Transform that ran on Flink and the Trainer.
+TUNE = TuneConfig(trials=2, steps=40, folds=2,
+                  space={"noise": ["none", "additive"], "noise_std": [0.3],
+                         "units": [32]})
+
+
 def flink_config(output, **options):
     args, workers_local = flink_cluster.beam_args()
     return PipelineConfig(dataset="japanese_vowels", output=str(output),
                           model=ModelConfig(**SHORT), beam_pipeline_args=args,
-                          latency_budgets_ms=LOOSE_BUDGETS,
+                          latency_budgets_ms=LOOSE_BUDGETS, tune=TUNE,
                           workers_local=workers_local, **options)
 
 
@@ -144,6 +153,8 @@ def test_beam_components_run_on_flink_as_on_the_direct_runner(
         assert ran.get(f"japanese_vowels-{component}") == "FINISHED"
     assert len(ran) == len(on_flink)  # nothing else went there
     assert summary.states["Evaluator"] == "complete"
+    assert summary.states["Tuner"] == "complete"
+    assert len(summary.tuning["trials"]) == 2
     assert summary.blessed is True
     assert summary.pushed_path and os.path.isfile(
         os.path.join(summary.pushed_path, "saved_model.pb"))
@@ -198,7 +209,7 @@ def test_a_lost_taskmanager_fails_the_run_naming_the_component_then_a_rerun_resu
     since_ms = int(time.time() * 1000)
     summary = runner.run(flink_config(config.output, min_accuracy=min_accuracy))
     for component in ("SequenceExampleGen", "StatisticsGen", "Transform",
-                      "Trainer"):
+                      "Tuner", "Trainer"):
         assert summary.states[component] == "cached", component
     assert summary.states["Evaluator"] == "complete"
     assert jobs(state, since_ms) == [(job, "FINISHED")]  # the rerun's only
