@@ -248,7 +248,8 @@ class PipelineConfig:
     # span instead of the spec's CSV.
     spans_dir: Optional[str] = None
     # Read the latest K spans of spans_dir as one dataset (disjoint spans),
-    # not only the latest; None: the spec's ``spans_window`` key, else 1.
+    # not only the latest; None: the spec's ``spans_window`` key with a
+    # spans_dir, else 1.
     spans_window: Optional[int] = None
     # Trainer starts from the latest pushed model, if any.
     warm_start: bool = False
@@ -282,8 +283,9 @@ class PipelineConfig:
         self.output = _absolute(self.output)
         if self.spans_dir:
             self.spans_dir = _absolute(self.spans_dir)
-        if self.spans_window is None:
-            self.spans_window = self.spec.spans_window or 1
+        if self.spans_window is None:  # the spec's, where spans are read
+            self.spans_window = (self.spec.spans_window or 1
+                                 if self.spans_dir else 1)
         if (isinstance(self.spans_window, bool) or
                 not isinstance(self.spans_window, int) or
                 self.spans_window < 1):

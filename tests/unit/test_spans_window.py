@@ -77,6 +77,9 @@ def test_the_spec_key_sets_the_window_and_the_option_wins(tmp_path):
         ["--dataset", dataset, "--output", str(tmp_path / "o"),
          "--spans-dir", str(tmp_path), "--spans-window", "2"]
     ).spans_window == 2
+    # Without spans, the spec's CSV is read: the key does not apply.
+    assert PipelineConfig(dataset=dataset,
+                          output=str(tmp_path / "o")).spans_window == 1
 
 
 def test_a_wrong_spec_key_names_file_line_and_key(tmp_path):
