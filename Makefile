@@ -93,10 +93,11 @@ pipeline-bench: $(STAMP)
 lock: $(STAMP)
 	$(VENV)/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --annotation-style line requirements.in -o requirements.lock
-	cp requirements.lock deploy/airflow/requirements.lock
+	cp requirements.lock deploy/airflow/requirements.lock.new
 	$(VENV)/bin/uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --annotation-style line deploy/airflow/requirements.in \
-	  -o deploy/airflow/requirements.lock
+	  -o deploy/airflow/requirements.lock.new
+	mv deploy/airflow/requirements.lock.new deploy/airflow/requirements.lock
 
 # Rebuilds data/japanese_vowels.csv from the raw UEA files.
 data:

@@ -16,7 +16,9 @@ Subcommands:
 """
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import os
 import sys
 import time
@@ -181,9 +183,19 @@ def _pipeline_config(args, **overrides):
 def pipeline_config(options):
     """The `PipelineConfig` that ``noisy-rnn run OPTIONS`` would run, for
     orchestrators that build the pipeline themselves (the Airflow DAG in
-    ``deploy/airflow/``): the same options, defaults and checks; a bad
-    option exits with the same message."""
-    return _pipeline_config(build_parser().parse_args(["run", *options]))
+    ``deploy/airflow/``): the same options, defaults and checks. A bad
+    option raises ValueError with the CLI's message (not SystemExit, which
+    Airflow's DAG parser would not record as an import error)."""
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args = build_parser().parse_args(["run", *options])
+        return _pipeline_config(args)
+    except SystemExit as error:
+        message = (error.code if isinstance(error.code, str) else
+                   (errors.getvalue().strip().splitlines() or ["error"])[-1])
+        raise ValueError(f"noisy-rnn run {' '.join(options)}: "
+                         f"{message}") from None
 
 
 def _cmd_flink(args):

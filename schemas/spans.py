@@ -19,15 +19,22 @@ def _listdir(path):
     return os.listdir(path) if os.path.isdir(path) else None
 
 
-def list_spans(spans_dir):
-    """Span numbers under ``spans_dir`` that hold at least one CSV, sorted."""
-    spans = []
+def span_numbers(spans_dir):
+    """``{span number: its digits as the folder spells them}`` (``span-07``
+    is span 7, spelled ``07``) of the folders under ``spans_dir`` that hold
+    at least one CSV."""
+    spans = {}
     for name in _listdir(spans_dir) or []:
         match = SPAN_DIR.match(name)
         if match and any(f.endswith(".csv") for f in
                          _listdir(os.path.join(spans_dir, name)) or []):
-            spans.append(int(match.group(1)))
-    return sorted(spans)
+            spans[int(match.group(1))] = match.group(1)
+    return spans
+
+
+def list_spans(spans_dir):
+    """Span numbers under ``spans_dir`` that hold at least one CSV, sorted."""
+    return sorted(span_numbers(spans_dir))
 
 
 def window_spans(spans_dir, size, latest=None):

@@ -32,7 +32,7 @@ from noisy_rnn.components.sequence_example_gen import examples as rules
 from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import (DatasetSpec, SpecError,
                                             check_csv_header, decode_csv)
-from noisy_rnn.schemas.spans import window_spans
+from noisy_rnn.schemas.spans import span_numbers, window_spans
 
 REPORT_FILE = "sequence_example_gen_report.json"
 
@@ -68,7 +68,9 @@ def csv_patterns(exec_properties):
         spans, _ = window_spans(base, int(window["size"]), latest)
     except ValueError as error:
         raise rules.DataError(str(error)) from None
-    return [os.path.join(base, window["pattern"].replace("{SPAN}", str(n)))
+    digits = span_numbers(base)  # as the folders spell them: span-07
+    return [os.path.join(base, window["pattern"].replace("{SPAN}",
+                                                         digits[n]))
             for n in spans], spans
 
 

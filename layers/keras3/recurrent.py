@@ -80,6 +80,10 @@ class _CarriedStateMixin:
         self.noisy_state_flags = tuple(
             noise is not None and name in noisy_state_names
             for name in self.STATE_NAMES)
+        # A backward twin (Bidirectional rebuilds one from this config)
+        # draws other noise than its forward layer from the same seed.
+        if seed is not None and self.go_backwards:
+            seed += 1
         self.noise_seed_generator = (
             keras.random.SeedGenerator(seed, name="noise_seed")
             if noise is not None else None)
@@ -112,6 +116,18 @@ class _CarriedStateMixin:
         zeros = ops.zeros((batch_size, self.cell.units), dtype=dtype)
         return [zeros + ops.cast(vector, dtype)
                 for vector in self.initial_state_vectors]
+
+    def reset_state(self):
+        """A stateful layer's states back to the initial state: zeros, or
+        the trained vectors (which a stateful layer only reads here: its
+        states are variables carried from batch to batch, so no gradient
+        reaches the vectors in stateful training)."""
+        super().reset_state()
+        if self.states is not None and self.initial_state_mode == "trainable":
+            batch_size = ops.shape(self.states[0])[0]
+            for state, value in zip(self.states,
+                                    self.get_initial_state(batch_size)):
+                state.assign(value)
 
     def current_noise_std(self):
         """The noise std as a scalar tensor (the softplus of the raw

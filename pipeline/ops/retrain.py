@@ -149,6 +149,8 @@ def retrain(config: PipelineConfig, force=False, echo=print,
                 latest, False, None, served_version(config),
                 f"no new span since span {state['last_span']} "
                 f"({state.get('outcome', '')}): nothing to do")
+        if config.spans_window > 1:  # a gap in the window: refused here
+            spans.window_spans(config.spans_dir, config.spans_window)
         echo(f"retraining on span {latest} of {config.spans_dir}")
         try:
             summary = runner.run(config, echo=echo, **run_options)

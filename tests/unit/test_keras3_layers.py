@@ -236,14 +236,32 @@ def test_stacked_and_bidirectional_with_go_backwards(training):
     assert backward.go_backwards and backward.initial_state_mode == "trainable"
 
 
-def test_stateful_carries_the_state_between_calls():
+def test_stateful_starts_from_the_trained_state_and_carries_it_on():
     layer = TrainableInitialStateGRU(8, stateful=True)
     x = sequences()
     layer.build(x.shape)
     randomise_initial_state(layer)
-    layer.reset_state()
+    layer.reset_state()  # back to the trained initial state
+    stock = stock_twin(layer, x)
+    initial_state = [np.tile(numpy(v)[None], (4, 1))
+                     for v in layer.initial_state_vectors]
     first, second = numpy(layer(x)), numpy(layer(x))
+    np.testing.assert_allclose(
+        first, numpy(stock(x, initial_state=initial_state)), atol=1e-6)
     assert not np.allclose(first, second)  # the second starts where x ended
+
+
+def test_a_backward_twin_draws_other_noise_from_the_same_seed():
+    forward = NoisyStateGRU(8, noise="additive", noise_std=0.5, seed=3,
+                            return_sequences=True)
+    backward = NoisyStateGRU.from_config(
+        {**forward.get_config(), "go_backwards": True})
+    x = np.zeros((4, 6, 3), "float32")
+    forward(x), backward(x)
+    backward.cell.set_weights(forward.cell.get_weights())
+    # Zero inputs and weights shared: the outputs differ only by noise.
+    assert not np.allclose(numpy(forward(x, training=True))[:, 0],
+                           numpy(backward(x, training=True))[:, 0])
 
 
 @pytest.mark.parametrize("kind", ["numpy", "tensor"])

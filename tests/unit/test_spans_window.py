@@ -17,6 +17,26 @@ def make_spans(folder, numbers):
     (folder / "notes").mkdir()
 
 
+def test_a_bad_option_is_an_error_naming_it_not_an_exit(tmp_path):
+    """The Airflow DAG parses its options with `cli.pipeline_config`: a
+    mistake must be an exception Airflow records, with the CLI's words."""
+    with pytest.raises(ValueError, match=r"--spans-window: must be a "
+                                         r"positive integer, got '0'"):
+        cli.pipeline_config(["--dataset", "co2", "--output", str(tmp_path),
+                             "--spans-dir", str(tmp_path),
+                             "--spans-window", "0"])
+
+
+def test_zero_padded_span_folders_are_read_as_spelled(tmp_path):
+    from noisy_rnn.schemas.spans import span_numbers  # pylint: disable=import-outside-toplevel
+    make_spans(tmp_path, [])
+    for name in ("span-08", "span-09", "span-10"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part.csv").write_text("a,b\n")
+    assert span_numbers(tmp_path) == {8: "08", 9: "09", 10: "10"}
+    assert window_spans(str(tmp_path), 2)[0] == [9, 10]
+
+
 def test_the_window_is_the_latest_k_spans(tmp_path):
     make_spans(tmp_path, [1, 2, 3, 4])
     assert list_spans(tmp_path) == [1, 2, 3, 4]
@@ -57,7 +77,7 @@ def test_the_option_refuses_what_is_not_a_positive_integer(value, capsys):
 
 
 def test_a_window_needs_a_spans_folder(tmp_path):
-    with pytest.raises(SystemExit, match="--spans-window 2: needs "
+    with pytest.raises(ValueError, match="--spans-window 2: needs "
                                          "--spans-dir"):
         cli.pipeline_config(["--dataset", "co2", "--output",
                              str(tmp_path), "--spans-window", "2"])
