@@ -193,7 +193,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline, exec_properties):
         spec = spec_from_exec_properties(exec_properties)
-        patterns, _ = csv_patterns(exec_properties)
+        patterns = self._patterns
         csv_paths = sorted(path for pattern in patterns
                            for path in tf.io.gfile.glob(pattern))
         pattern = patterns[0] if len(patterns) == 1 else \
@@ -253,12 +253,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
         self._report_path = os.path.join(examples.uri, REPORT_FILE)
+        # Listed once: the Beam pipeline reads them, the artifact names them.
+        self._patterns, spans = csv_patterns(exec_properties)
         super().Do(input_dict, output_dict, exec_properties)
         with tf.io.gfile.GFile(self._report_path) as f:
             report = json.load(f)
         for key, value in sorted(report.items()):
             examples.set_int_custom_property(key, value)
-        _, spans = csv_patterns(exec_properties)
         if spans:  # a window: which spans the examples come from
             examples.set_string_custom_property(
                 contracts.SPANS, ",".join(map(str, spans)))
