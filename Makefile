@@ -67,8 +67,9 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/noisy-rnn demo
 
+# --durations: the slowest tests, in every run's output (CI's too).
 test: $(STAMP) $(AIRFLOW_STAMP)
-	$(PY) -m pytest tests -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests -m "not e2e" $(PYTEST_ARGS)

@@ -143,7 +143,8 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     Classification: sparse categorical accuracy >= ``min_accuracy``.
     Regression: MAE <= ``max_mae`` (if set); RMSE reported; forecasting a
     channel's own future, each naive forecast's MAE on the same windows (see
-    `naive_forecasts`) and, with ``beat_naive``, the model's MAE below each.
+    `naive_forecasts`) and, with ``beat_naive``, the model's MAE below each;
+    and the least-squares AR's MAE and ``mae_vs_ar``, reported only.
     """
     spec = config.spec
     tiny = {"value": 1e-10}
@@ -191,6 +192,15 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                 config=json.dumps({"forecast": name, "feature": spec.label,
                                    "position": position}),
                 threshold=beaten if config.beat_naive else None))
+        if spec.forecasts_own_channel:
+            # Reported, not a gate: the model's MAE over the least-squares
+            # AR's (the Trainer exports its forecast beside the model's).
+            metrics.append(tfma.MetricConfig(
+                class_name="NaiveForecastComparison",
+                module=NAIVE_BASELINES_MODULE,
+                config=json.dumps({"forecast": naive_baselines.AR,
+                                   "feature": spec.label,
+                                   "output": contracts.LEAST_SQUARES_AR})))
     return tfma.EvalConfig(
         model_specs=[model_spec], slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])

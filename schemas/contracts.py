@@ -20,6 +20,10 @@ EXAMPLES_INPUT = "examples"
 VALUES_INPUT, LENGTHS_INPUT = "values", "lengths"
 PROBABILITIES, CLASS_IDS, CLASSES = "probabilities", "class_ids", "classes"
 PREDICTION = "prediction"                # regression, in the target's units
+# Forecasting a channel's own future: a least-squares linear AR's forecast
+# of the same window (fitted on the training windows), the reference the
+# Evaluator's ``mae_vs_ar`` compares the model with.
+LEAST_SQUARES_AR = "least_squares_ar"
 # TF Serving warmup requests inside a SavedModel.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -45,6 +49,11 @@ MODEL_CONFIG_FILE = "model_config.json"   # the ModelConfig that was trained
 WARM_START_FILE = "warm_start.json"       # where training started, and why
 DATA_CHOICES_FILE = "data_choices.json"   # settings chosen from the data
 HISTORY_FILE = "history.json"             # eval rounds: step, losses, metric
+# ... and, beside a linear path, each candidate's validation loss (not
+# ``val_``-prefixed: the console shows those) and where the path was dropped.
+HISTORY_WITH_PATH = "with_path_val_loss"
+HISTORY_BRANCHES_ALONE = "branches_alone_val_loss"
+HISTORY_PATH_DROPPED = "path_dropped"     # 1.0: the branches alone kept
 PROGRESS_FILE = "progress.json"           # while training: step of total
 SERVING_REFERENCE_DIR = "serving_reference"  # read by the ServingValidator
 REFERENCE_EXAMPLES_FILE = "examples.tfrecord"

@@ -2,7 +2,8 @@
 (`noisy_rnn.pipeline.trainer.front_end`), stacked recurrent layers from
 `noisy_rnn.layers`, an optional masked convolutional branch beside them,
 a dense head, and beside it all a fixed linear path fitted in closed form
-(`noisy_rnn.pipeline.trainer.linear_paths`) whose output the head corrects.
+(`noisy_rnn.pipeline.trainer.linear_paths`), mixed with the head by a
+learned weight.
 
 The model takes ``{"values": [batch, steps, channels], "mask": [batch,
 steps]}`` (the z-scored channels from Transform, padded, and which steps
@@ -59,6 +60,9 @@ class MaskedConvFeatures(tf_keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters}
 
 
+LINEAR_OFFSET = "linear_offset"  # the layer's name in `build_model`
+
+
 @tf_keras.saving.register_keras_serializable(package="noisy_rnn")
 class LinearOffset(tf_keras.layers.Layer):
     """``scale * offset + branch_scale * branch``: the fixed linear path's
@@ -80,6 +84,11 @@ class LinearOffset(tf_keras.layers.Layer):
 
     def call(self, offset, branch):
         return self.scale * offset + self.branch_scale * branch
+
+    def keep_branch_alone(self):
+        """Drops the linear path: the output becomes the branches' own."""
+        self.scale.assign(0.0)
+        self.branch_scale.assign(1.0)
 
     def get_config(self):
         return {**super().get_config(), "initial_scale": self.initial_scale,
@@ -104,13 +113,13 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     model's output is ``LinearOffset(path(values, mask), head(...))`` and
     the returned model has a ``trained_part`` attribute: the same network
     taking the path's output as a third input ``offset`` (what training
-    calls, with the path's outputs computed once per example). Training
-    starts from the path alone. For regression the head starts at zero
-    and learns what the linear AR leaves (LSTNet's sum); for
-    classification the branches' weight starts at zero and
-    ``trained_part`` also returns the head's own logits, which training
-    fits too: the branches learn to classify on their own however good the
-    path is, and weigh in as far as that helps.
+    calls, with the path's outputs computed once per example), returning
+    the combined output and the head's own. Training starts from the path
+    alone (the branches' weight starts at zero) and fits both outputs to
+    the labels: the branches learn the task on their own however good the
+    path is, weigh in as far as that helps the sum (a learned forecast or
+    score combination), and early stopping may keep them alone (see
+    `noisy_rnn.pipeline.trainer.training.train`).
     ``config.layers`` may be 0 then (the path alone, plus a trained scale
     and any conv branch).
     """
@@ -134,11 +143,7 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     if not branches and linear_path is None:
         raise ValueError("model: --layers 0 and --conv-filters 0 leave "
                          "nothing to learn from (and no linear path)")
-    regression_offset = linear_path is not None and num_outputs == 1
-    head = tf_keras.layers.Dense(
-        num_outputs, name="head",
-        kernel_initializer="zeros" if regression_offset else
-        "glorot_uniform")
+    head = tf_keras.layers.Dense(num_outputs, name="head")
     outputs = None
     if branches:
         outputs = head(branches[0] if len(branches) == 1 else
@@ -147,14 +152,11 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     if linear_path is None:
         return tf_keras.Model(inputs, outputs)
     offset = tf_keras.Input((num_outputs,), name="offset")
-    combined = LinearOffset(linear_path.scale,
-                            1.0 if regression_offset else 0.0,
-                            name="linear_offset")(
+    combined = LinearOffset(linear_path.scale, 0.0, name=LINEAR_OFFSET)(
         offset, outputs if branches else tf.zeros_like(offset))
     trained_part = tf_keras.Model(
         {**inputs, "offset": offset},
-        [combined, outputs] if branches and not regression_offset
-        else combined, name="trained_part")
+        [combined, outputs] if branches else combined, name="trained_part")
     full_values = tf_keras.Input((None, num_channels), name="values")
     full_mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
     full_outputs = trained_part({

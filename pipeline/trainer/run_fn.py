@@ -105,6 +105,19 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
     return path, path.offsets[:count], path.offsets[count:]
 
 
+def reference_ar(spec, train, validation):
+    """Forecasting a channel's own future: the least-squares AR on the
+    training and validation windows (`linear_paths.fit_least_squares_ar`)
+    the model is compared with; else None."""
+    if not spec.forecasts_own_channel:
+        return None
+    sequences, targets = train
+    if validation is not None:
+        sequences = sequences + validation[0]
+        targets = np.concatenate([targets, validation[1]])
+    return linear_paths.fit_least_squares_ar(sequences, targets)
+
+
 def with_offsets(examples, offsets):
     """`transformed_examples` with the linear path's output for each as a
     third input, ``offset``."""
@@ -240,7 +253,9 @@ def run_fn(fn_args: FnArgs):
     # Layer traces are not needed to serve or evaluate: the signatures are.
     model.save(fn_args.serving_model_dir, save_format="tf", save_traces=False,
                signatures=signatures.make_serving_signatures(
-                   model, tf_transform_output, spec, class_names))
+                   model, tf_transform_output, spec, class_names,
+                   reference_ar(spec, data.train_arrays,
+                                data.validation_arrays)))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir,
                                         contracts.HISTORY_FILE), "w") as f:
         json.dump(history, f)

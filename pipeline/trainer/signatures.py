@@ -3,7 +3,8 @@
 Both serving signatures apply the Transform graph and then the model at
 inference (``training=False``: the layers run the stock fused kernels, no
 random op), and return the same named outputs (classification:
-``probabilities``, ``class_ids``, ``classes``; regression: ``prediction``):
+``probabilities``, ``class_ids``, ``classes``; regression: ``prediction``,
+and forecasting a channel's own future ``least_squares_ar`` too):
 
 - ``serving_default``: serialized ``tf.Example`` s (input ``examples``,
   DT_STRING ``[batch]``), one float list per feature, as SequenceExampleGen
@@ -126,7 +127,8 @@ def sequences_to_raw(values, lengths, feature_names):
     return raw, checks
 
 
-def make_serving_signatures(model, tf_transform_output, spec, class_names):
+def make_serving_signatures(model, tf_transform_output, spec, class_names,
+                            least_squares_ar=None):
     """Returns the ``serving_default``, ``serving_sequences`` and
     ``transform_features`` concrete functions to save with ``model``.
 
@@ -135,8 +137,14 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
       tf_transform_output: the Transform output.
       spec: the `DatasetSpec`.
       class_names: classification: list of class labels by class id.
+      least_squares_ar: forecasting a channel's own future, a fitted
+        `linear_paths.fit_least_squares_ar` layer: both signatures then
+        also return its forecast, ``least_squares_ar``, in the target's
+        units (what the Evaluator's ``mae_vs_ar`` compares with).
     """
     model.tft_layer = tf_transform_output.transform_features_layer()
+    if least_squares_ar is not None:
+        model.least_squares_ar = least_squares_ar
     raw_spec = tf_transform_output.raw_feature_spec()
     serving_spec = {name: raw_spec[name] for name in spec.features}
 
@@ -154,7 +162,8 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
             raw = {name: tf.sparse.reorder(tensor)
                    for name, tensor in raw.items()}
         transformed = model.tft_layer(raw)
-        outputs = infer(*to_sequences(transformed, spec.features))
+        values, mask = to_sequences(transformed, spec.features)
+        outputs = infer(values, mask)
         if spec.task == "classification":
             probabilities = tf.nn.softmax(outputs, axis=-1)
             class_ids = tf.argmax(probabilities, axis=-1)
@@ -162,10 +171,16 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names):
                     contracts.CLASS_IDS: class_ids,
                     contracts.CLASSES: tf.gather(tf.constant(class_names),
                                                  class_ids)}
-        scaled = tf.squeeze(outputs, axis=-1)
-        return {contracts.PREDICTION:
-                scaled * transformed[contracts.LABEL_STD_KEY] +
-                transformed[contracts.LABEL_MEAN_KEY]}
+        def in_target_units(scaled):
+            return (tf.squeeze(scaled, axis=-1) *
+                    transformed[contracts.LABEL_STD_KEY] +
+                    transformed[contracts.LABEL_MEAN_KEY])
+
+        result = {contracts.PREDICTION: in_target_units(outputs)}
+        if least_squares_ar is not None:
+            result[contracts.LEAST_SQUARES_AR] = in_target_units(
+                model.least_squares_ar(values, mask))
+        return result
 
     examples_spec = tf.TensorSpec([None], tf.string, name="examples")
 

@@ -3,13 +3,16 @@ loss and metric for each task."""
 
 import math
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 from absl import logging
 
 from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer.architecture import LINEAR_OFFSET
 from noisy_rnn.pipeline.trainer.progress import TrainingProgress, noise_stds
 from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
+from noisy_rnn.schemas import contracts
 
 
 def loss_and_metric(num_outputs, label_smoothing=0.0):
@@ -33,6 +36,33 @@ def loss_and_metric(num_outputs, label_smoothing=0.0):
     return loss, loss, _SqueezedMAE(name="mae")
 
 
+def per_example_loss(num_outputs):
+    """The eval loss of each example ``[batch]``."""
+    if num_outputs > 1:
+        return tf_keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="none")
+    return lambda y, p: tf.square(  # noqa: E731
+        tf.cast(y, p.dtype) - tf.squeeze(p, -1))
+
+
+# The history's rounds beside a linear path (see `train`).
+WITH_PATH = contracts.HISTORY_WITH_PATH
+BRANCHES_ALONE = contracts.HISTORY_BRANCHES_ALONE
+PATH_DROPPED = contracts.HISTORY_PATH_DROPPED
+
+
+def prefer_branches_alone(with_path, alone):
+    """Whether the branches alone beat the model with its linear path on
+    the per-example validation losses: lower by more than the paired
+    standard error of the difference (a chance dip on a small slice does
+    not drop a strong path; the Tuner's noise rule, one SE)."""
+    differences = np.asarray(with_path) - np.asarray(alone)
+    if len(differences) < 2:
+        return False
+    error = differences.std(ddof=1) / np.sqrt(len(differences))
+    return differences.mean() > error
+
+
 class _SqueezedMAE(tf_keras.metrics.MeanAbsoluteError):
     def update_state(self, y_true, y_pred, sample_weight=None):
         return super().update_state(y_true, tf.squeeze(y_pred, -1),
@@ -49,8 +79,18 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
     logged. With ``evaluate_start``, a first round (step 0, train loss NaN)
     scores the model before any step, and early stopping may keep it (a
     model that starts from a fitted linear path is then never worse than
-    that path on the validation slice). Returns the history of eval rounds
-    (with each trainable noise std, ``noise_std_<layer>``);
+    that path on the validation slice). A model with a linear path that
+    also returns its branches' own output (`architecture.build_model`)
+    offers two candidates each round: with the path, and the branches
+    alone, chosen by `prefer_branches_alone`; a kept round of the branches
+    alone drops the path (`LinearOffset.keep_branch_alone`). Training goes
+    on while either candidate's validation loss still falls (branches that
+    start from nothing beside a fitted path need the steps to catch up).
+    The sum trains on the plain loss, the branches' own output on the
+    (label-smoothed) training loss. Returns the
+    history of eval rounds (the kept candidate's ``val_loss`` and metric,
+    each candidate's loss, ``path_dropped``, and each trainable noise std,
+    ``noise_std_<layer>``);
     ``progress.json`` in ``log_dir`` follows the steps while it runs.
 
     A plain loop in ``tf.function(autograph=False)``: same maths as
@@ -63,7 +103,6 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
     loss_fn, eval_loss_fn, metric = loss_and_metric(
         output_shape[-1], config.label_smoothing)
     optimizer = tf_keras.optimizers.Adam(config.learning_rate)
-    eval_loss = tf_keras.metrics.Mean()
     average = WeightAverage(model, config.ema_decay)
 
     # One trace each: batches differ in size and padded length.
@@ -74,7 +113,10 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
             if isinstance(outputs, (list, tuple)):
                 # The model's output, then its branches' own (see
                 # `architecture.build_model`): each fitted to the labels.
-                losses = [loss_fn(labels, o) for o in outputs]
+                # The sum's with the plain loss: its weights calibrate a
+                # path fitted without label smoothing.
+                losses = [eval_loss_fn(labels, outputs[0])] + [
+                    loss_fn(labels, o) for o in outputs[1:]]
                 loss = losses[0]
             else:
                 loss = loss_fn(labels, outputs)
@@ -86,33 +128,57 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
         average.update()
         return loss
 
+    example_loss = per_example_loss(output_shape[-1])
+
     @tf.function(autograph=False, input_signature=eval_data.element_spec)
     def eval_step(inputs, labels):
         outputs = model(inputs, training=False)
-        if isinstance(outputs, (list, tuple)):
-            outputs = outputs[0]
-        eval_loss.update_state(eval_loss_fn(labels, outputs))
-        metric.update_state(labels, outputs)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return [(example_loss(labels, o), o) for o in outputs]
 
     writer = tf.summary.create_file_writer(log_dir)
     history = {"step": [], "train_loss": [], "val_loss": [],
                f"val_{metric.name}": []}
     best_loss, best_weights, rounds_without_gain = math.inf, None, 0
+    best_dropped, best_alone = False, math.inf
     progress = TrainingProgress(log_dir, config.train_steps)
+
+    def score(outputs, labels):
+        """The eval metric of ``outputs`` in NumPy."""
+        if output_shape[-1] > 1:
+            return float(np.mean(outputs.argmax(-1) == labels))
+        return float(np.mean(np.abs(outputs[:, 0] - labels)))
 
     def eval_round(step, train_loss):
         """Scores the (averaged) model on ``eval_data`` and records it;
         returns whether early stopping ends training here."""
-        nonlocal best_loss, best_weights, rounds_without_gain
-        eval_loss.reset_state()
-        metric.reset_state()
+        nonlocal best_loss, best_weights, rounds_without_gain, best_dropped
+        nonlocal best_alone
+        losses, outputs, labels = None, None, []
         with average.swapped_in():
-            for inputs, labels in eval_data:
-                eval_step(inputs, labels)
+            for batch_inputs, batch_labels in eval_data:
+                scored = eval_step(batch_inputs, batch_labels)
+                if losses is None:
+                    losses, outputs = [[] for _ in scored], [[] for _ in
+                                                             scored]
+                for k, (loss, output) in enumerate(scored):
+                    losses[k].append(loss.numpy())
+                    outputs[k].append(output.numpy())
+                labels.append(batch_labels.numpy())
+        losses = [np.concatenate(l) for l in losses]
+        outputs = [np.concatenate(o) for o in outputs]
+        labels = np.concatenate(labels)
+        dropped = len(losses) > 1 and prefer_branches_alone(*losses)
+        kept = 1 if dropped else 0
         values = {"step": step, "train_loss": train_loss,
-                  "val_loss": float(eval_loss.result()),
-                  f"val_{metric.name}": float(metric.result()),
+                  "val_loss": float(losses[kept].mean()),
+                  f"val_{metric.name}": score(outputs[kept], labels),
                   **noise_stds(model)}
+        if len(losses) > 1:
+            values.update({WITH_PATH: float(losses[0].mean()),
+                           BRANCHES_ALONE: float(losses[1].mean()),
+                           PATH_DROPPED: float(dropped)})
         progress.eval_round(values)
         logging.info("step %d: %s", step, values)
         with writer.as_default(step=step):
@@ -123,8 +189,14 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
             history.setdefault(name, []).append(value)
         if not config.early_stopping_patience:
             return False
+        improved = False
         if values["val_loss"] < best_loss:
             best_loss, best_weights = values["val_loss"], average.weights()
+            best_dropped, improved = dropped, True
+        # Branches still learning may yet overtake the path: not stopped.
+        if len(losses) > 1 and values[BRANCHES_ALONE] < best_alone:
+            best_alone, improved = values[BRANCHES_ALONE], True
+        if improved:
             rounds_without_gain = 0
             return False
         rounds_without_gain += 1
@@ -143,8 +215,11 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
     writer.flush()
     if not config.early_stopping_patience:
         best_weights = average.weights()
+        best_dropped = bool(history.get(PATH_DROPPED, [0.0])[-1])
     if best_weights is not None:
         model.set_weights(best_weights)
+    if best_dropped:
+        model.get_layer(LINEAR_OFFSET).keep_branch_alone()
     return history
 
 

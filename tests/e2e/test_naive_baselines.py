@@ -1,6 +1,7 @@
-"""The Evaluator knows the naive forecasts: persistence and seasonal-naive
-MAE on the same eval windows as the model, and a forecast that does not
-beat them is refused (real CO2 data, real pipeline)."""
+"""The Evaluator knows the reference forecasts: persistence, seasonal-naive
+and least-squares AR MAE on the same eval windows as the model, and a
+forecast that does not beat the naive ones is refused (real CO2 data, real
+pipeline)."""
 
 import glob
 import os
@@ -16,21 +17,30 @@ from noisy_rnn.pipeline.ops import runner
 from noisy_rnn.schemas.dataset_spec import load_spec
 
 
-def eval_windows(output):
-    """``(last value of each eval window, target)`` from the eval split
-    SequenceExampleGen wrote, and the value one season (52) back."""
+def split_windows(output, split):
+    """``(windows [n, 52], targets [n])`` of a split SequenceExampleGen
+    wrote."""
     files = glob.glob(os.path.join(output, "pipeline_root",
                                    "SequenceExampleGen", "examples", "*",
-                                   "Split-eval", "*.gz"))
-    last, season_back, targets = [], [], []
+                                   f"Split-{split}", "*.gz"))
+    windows, targets = [], []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         features = tf.train.Example.FromString(
             record.numpy()).features.feature
-        window = features["co2"].float_list.value
-        last.append(window[-1])
-        season_back.append(window[0])  # window 52, horizon 1, season 52
+        windows.append(list(features["co2"].float_list.value))
         targets.append(features["co2_target"].float_list.value[0])
-    return np.array(last), np.array(season_back), np.array(targets)
+    return np.array(windows, np.float64), np.array(targets)
+
+
+def least_squares_ar(output, windows):
+    """AR(52) with an intercept, ordinary least squares on the raw train
+    and validation windows, forecasting ``windows``."""
+    fit = [split_windows(output, split) for split in ("train", "validation")]
+    inputs = np.concatenate([f[0] for f in fit])
+    design = np.hstack([inputs, np.ones((len(inputs), 1))])
+    weights, *_ = np.linalg.lstsq(
+        design, np.concatenate([f[1] for f in fit]), rcond=None)
+    return np.hstack([windows, np.ones((len(windows), 1))]) @ weights
 
 
 @pytest.fixture(name="absolute_co2")
@@ -58,8 +68,10 @@ def test_a_forecast_worse_than_persistence_is_refused(absolute_co2,
     summary = runner.run(config)
     metrics = summary.metrics
 
-    # The naive forecasts, recomputed here from the eval windows.
-    last, season_back, targets = eval_windows(config.output)
+    # The naive forecasts, recomputed here from the eval windows (window
+    # 52, horizon 1, season 52: one season back is the first step).
+    windows, targets = split_windows(config.output, "eval")
+    last, season_back = windows[:, -1], windows[:, 0]
     assert len(targets) == summary.example_counts["examples_eval"]
     assert metrics["persistence_mae"] == pytest.approx(
         np.mean(np.abs(last - targets)), rel=1e-5)
@@ -67,6 +79,13 @@ def test_a_forecast_worse_than_persistence_is_refused(absolute_co2,
         np.mean(np.abs(season_back - targets)), rel=1e-5)
     assert metrics["mae_vs_persistence"] == pytest.approx(
         metrics["mean_absolute_error"] / metrics["persistence_mae"], rel=1e-5)
+    # The AR the Trainer fitted on scaled windows is the raw series' AR.
+    ar_mae = np.mean(np.abs(least_squares_ar(config.output, windows) -
+                            targets))
+    assert metrics["ar_mae"] == pytest.approx(ar_mae, rel=1e-3)
+    assert metrics["mae_vs_ar"] == pytest.approx(
+        metrics["mean_absolute_error"] / metrics["ar_mae"], rel=1e-5)
+    assert metrics["ar_mae"] < 0.9 * metrics["persistence_mae"]
 
     assert metrics["mae_vs_persistence"] > 1
     assert summary.blessed is False and summary.pushed_path is None

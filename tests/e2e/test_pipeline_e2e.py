@@ -175,5 +175,10 @@ def test_your_own_data_in_both_modes(tmp_path, mode):
     else:
         # level ranges over ~[-1, 3.5]; predicting the mean would give ~0.7.
         assert summary.metrics["mean_absolute_error"] < 0.5
-        assert report["output_keys"] == ["prediction"]
+        # Forecasting its own channel: the least-squares AR beside it, and
+        # the Evaluator's ratio to it.
+        assert report["output_keys"] == ["least_squares_ar", "prediction"]
+        assert summary.metrics["mae_vs_ar"] == pytest.approx(
+            summary.metrics["mean_absolute_error"] /
+            summary.metrics["ar_mae"], rel=1e-5)
         assert outputs.shape == (2 * round(0.2 * 300),)

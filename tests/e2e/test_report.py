@@ -83,6 +83,11 @@ def test_classification_report_shows_every_section(japanese_vowels):
     assert f"Pushed version {version}" in probe["text"]
     assert "sparse_categorical_accuracy" in probe["text"]
     assert "Early stopping kept step" in probe["text"]
+    # Beside the MiniRocket path: which candidate the kept round was.
+    assert re.search(r"It is the (linear path alone|linear path and the "
+                     r"trained branches together|trained branches alone)"
+                     r".*\(validation loss with the path [\d.]+, the "
+                     r"branches alone [\d.]+\)", probe["text"]), probe["text"]
     assert "p99, batch 1" in probe["text"]  # the serving latency table
     # The Trainer's choice from the data: the value it resolved (not the
     # 0 it was given) and its reason.
@@ -91,14 +96,14 @@ def test_classification_report_shows_every_section(japanese_vowels):
     assert "within the recurrent layers' target" in probe["text"]
 
 
-def test_regression_report_shows_forecast_against_persistence(co2_cli_run):
+def test_regression_report_shows_forecast_against_the_references(co2_cli_run):
     output, run = co2_cli_run
     assert run.returncode == 0, run.stderr
     probe = check_report_in_browser(
         output, "co2", {"component timeline", "examples per split",
                         "training curves", "forecast mauna_loa"})
-    assert re.search(r"model MAE [\d.]+, persistence MAE [\d.]+",
-                     probe["text"])
+    assert re.search(r"model MAE [\d.]+, persistence MAE [\d.]+, "
+                     r"least-squares AR MAE [\d.]+", probe["text"])
     assert "windows skipped" in probe["text"]
 
 

@@ -1,6 +1,6 @@
 """Training runs that take seconds each: the trained noise std with and
 without its prior (300 steps, twice), and the Trainer's early stopping over
-eval rounds."""
+eval rounds, including dropping a linear path the branches beat."""
 
 import math
 
@@ -13,8 +13,11 @@ from repo_files import padded_batch
 
 from noisy_rnn.layers import NoisyGRU, StdPriorRegularizer
 from noisy_rnn.pipeline.config import ModelConfig
-from noisy_rnn.pipeline.trainer.architecture import build_model
-from noisy_rnn.pipeline.trainer.training import loss_and_metric, train
+from noisy_rnn.pipeline.trainer import linear_paths
+from noisy_rnn.pipeline.trainer.architecture import LINEAR_OFFSET, build_model
+from noisy_rnn.pipeline.trainer.training import (BRANCHES_ALONE, PATH_DROPPED,
+                                                 WITH_PATH, loss_and_metric,
+                                                 prefer_branches_alone, train)
 
 
 def _train_std(regularizer, steps=300):
@@ -104,3 +107,51 @@ def test_the_starting_model_is_a_candidate_when_asked(tmp_path):
     assert history["val_loss"][0] == pytest.approx(start, rel=1e-5)
     assert _eval_loss(model, _labelled(1, False)) == pytest.approx(
         start, rel=1e-5)
+
+
+def _sign_task(count, seed):
+    """Sequences labelled by the sign of their first channel's mean, with a
+    path output of large noise, which Adam cannot scale away exactly."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(count, 6, 2)).astype(np.float32)
+    labels = (values[:, :, 0].mean(1) > 0).astype(np.int64)
+    offsets = 1000.0 * rng.normal(size=(count, 2)).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices((
+        {"values": values, "mask": np.ones((count, 6), bool),
+         "offset": offsets}, labels))
+
+
+def test_branches_that_beat_a_useless_path_drop_it(tmp_path):
+    tf_keras.utils.set_random_seed(0)
+    sequences = [np.random.default_rng(i).normal(size=(6, 2)) for i in
+                 range(8)]
+    path = linear_paths.fit_rocket_ridge(sequences, [0, 1] * 4, 2, seed=0,
+                                         num_features=168)
+    config = ModelConfig(units=8, noise="none", conv_filters=4,
+                         label_smoothing=0.0, ema_decay=0.0, train_steps=150,
+                         eval_every=50, learning_rate=0.02,
+                         early_stopping_patience=2)
+    model = build_model(config, 2, 2, linear_path=path)
+    history = train(model.trained_part,
+                    _sign_task(256, 0).batch(32).repeat(),
+                    _sign_task(128, 1).batch(32), config,
+                    str(tmp_path), evaluate_start=True)
+    kept = int(np.argmin(history["val_loss"]))
+    assert history[PATH_DROPPED][kept] == 1.0
+    assert history[BRANCHES_ALONE][kept] < history[WITH_PATH][kept]
+    offset_layer = model.trained_part.get_layer(LINEAR_OFFSET)
+    assert float(offset_layer.scale) == 0.0
+    inputs, _ = next(iter(_sign_task(16, 2).batch(16)))
+    combined, alone = model.trained_part(inputs)
+    assert np.allclose(combined, alone, atol=1e-6)
+    assert history["val_accuracy"][kept] > 0.8
+
+
+def test_the_branches_alone_must_beat_the_path_by_a_standard_error():
+    steady = [1.0, 1.1, 0.9, 1.0]
+    assert prefer_branches_alone(steady, [x - 0.1 for x in steady])
+    # Lower on average, but by less than the spread of the differences.
+    assert not prefer_branches_alone([1.0, 1.0, 1.0, 1.0],
+                                     [0.2, 1.7, 0.3, 1.6])
+    assert not prefer_branches_alone(steady, steady)
+    assert not prefer_branches_alone([1.0], [0.0])  # one example: no spread

@@ -11,11 +11,11 @@ from noisy_rnn.pipeline.trainer.data_defaults import choose_train_steps
 @pytest.mark.parametrize("examples, batch, steps", [
     (31, 32, 600),       # small: the 600-step floor
     (225, 32, 600),      # JapaneseVowels: unchanged
-    (2_000, 32, 625),    # 10 passes
-    (5_000, 32, 1563),
-    (5_000, 64, 782),
-    (100_000, 32, 3000)])  # capped
-def test_train_steps_give_ten_passes_within_bounds(examples, batch, steps):
+    (1_109, 32, 1387),   # CO2: 40 passes
+    (2_000, 32, 2500),
+    (2_000, 64, 1250),
+    (5_000, 32, 3000)])  # capped
+def test_train_steps_give_forty_passes_within_bounds(examples, batch, steps):
     assert choose_train_steps(examples, batch) == steps
 
 

@@ -12,7 +12,7 @@ from repo_files import padded_batch
 
 from noisy_rnn.pipeline.config import ModelConfig
 from noisy_rnn.pipeline.trainer import linear_paths, rocket
-from noisy_rnn.pipeline.trainer.architecture import build_model
+from noisy_rnn.pipeline.trainer.architecture import LINEAR_OFFSET, build_model
 
 
 def sequences_of(lengths, channels=3, seed=0):
@@ -163,14 +163,16 @@ def test_model_adds_the_trained_branches_to_the_fixed_path(num_outputs):
     values, mask = padded_batch([20, 9], time=20)
     offset = path.layer(values, mask)
     inputs = {"values": values, "mask": mask}
-    trained = model.trained_part({**inputs, "offset": offset})
-    combined = trained[0] if num_outputs > 1 else trained
+    combined, alone = model.trained_part({**inputs, "offset": offset})
     assert np.allclose(model(inputs), combined, atol=1e-6)
     # The path's weights are constants: training never reaches them.
     assert not path.layer.trainable_weights
     assert all(w.trainable for w in model.trained_part.trainable_weights)
-    if num_outputs == 1:  # the head starts at zero: the AR's own output
-        assert np.allclose(model(inputs), path.scale * offset, atol=1e-6)
+    # The branches' weight starts at zero: the path's own output.
+    assert np.allclose(model(inputs), path.scale * offset, atol=1e-6)
+    # Dropping the path leaves the branches' own output.
+    model.trained_part.get_layer(LINEAR_OFFSET).keep_branch_alone()
+    assert np.allclose(model(inputs), alone, atol=1e-6)
 
 
 def test_no_branch_and_no_path_is_refused_by_name():

@@ -213,10 +213,11 @@ def _eval_records(examples_uri):
 
 def predictions(output, model_uri, model_id, examples_uri, spec):
     """The model's predictions on the eval split beside the truth (and,
-    forecasting a channel, persistence's forecast), cached per model:
-    classification ``{"truth": [...], "predicted": [...]}``, regression
-    ``{"step": [...], "series": [...], "actual": [...], "predicted":
-    [...], "persistence": [...] or None}``."""
+    forecasting a channel, persistence's and the least-squares AR's
+    forecasts), cached per model: classification ``{"truth": [...],
+    "predicted": [...]}``, regression ``{"step": [...], "series": [...],
+    "actual": [...], "predicted": [...], "persistence": [...] or None,
+    "least_squares_ar": [...] or None}``."""
     cache = os.path.join(output, "report", "cache",
                          f"predictions-{model_id}.json")
     cached = read_json(os.path.dirname(cache), os.path.basename(cache))
@@ -228,13 +229,15 @@ def predictions(output, model_uri, model_id, examples_uri, spec):
         return None
     model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
     serve = model.signatures[contracts.SERVING_DEFAULT]
-    outputs = []
+    key = (contracts.CLASSES if spec.task == "classification"
+           else contracts.PREDICTION)
+    outputs, ar = [], []
     for start in range(0, len(records), PREDICTION_BATCH):
         batch = tf.constant(records[start:start + PREDICTION_BATCH])
         result = serve(**{contracts.EXAMPLES_INPUT: batch})
-        key = (contracts.CLASSES if spec.task == "classification"
-               else contracts.PREDICTION)
         outputs.append(result[key].numpy().reshape(-1))
+        if contracts.LEAST_SQUARES_AR in result:  # not in older models
+            ar.append(result[contracts.LEAST_SQUARES_AR].numpy().reshape(-1))
     predicted = np.concatenate(outputs)
     examples = [tf.train.Example.FromString(r).features.feature
                 for r in records]
@@ -255,7 +258,9 @@ def predictions(output, model_uri, model_id, examples_uri, spec):
                             for e in examples],
                  "persistence": ([e[spec.label].float_list.value[-1]
                                   for e in examples]
-                                 if spec.forecasts_own_channel else None)}
+                                 if spec.forecasts_own_channel else None),
+                 contracts.LEAST_SQUARES_AR: (
+                     [float(v) for v in np.concatenate(ar)] if ar else None)}
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache, "w", encoding="utf-8") as f:
         json.dump(found, f)

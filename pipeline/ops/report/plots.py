@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from noisy_rnn.schemas import contracts
+
 STATE_COLORS = {"complete": "#2e7d32", "cached": "#9e9e9e",
                 "failed": "#c62828", "running": "#f9a825",
                 "canceled": "#6d4c41"}
@@ -69,6 +71,12 @@ def training_curves(history, metric, kept_step=None):
     steps = history["step"]
     loss_axes.plot(steps, history["train_loss"], "o-", label="train loss")
     loss_axes.plot(steps, history["val_loss"], "o-", label="validation loss")
+    for key, label in ((contracts.HISTORY_WITH_PATH, "with the path"),
+                       (contracts.HISTORY_BRANCHES_ALONE,
+                        "the branches alone")):
+        if key in history:  # beside a linear path: each candidate
+            loss_axes.plot(steps, history[key], "--", linewidth=0.8,
+                           label=f"validation, {label}")
     metric_axes.plot(steps, history[metric], "o-", color="#6a1b9a",
                      label=metric.replace("_", " "))
     for axes in (loss_axes, metric_axes):
@@ -133,22 +141,26 @@ def per_class_accuracy(class_names, accuracy):
     return to_data_uri(figure)
 
 
-def forecast(steps, actual, predicted, persistence, label):
-    """Forecast, actual and persistence over the eval windows (one series),
-    and each one's absolute error."""
+def forecast(steps, actual, predicted, references, label):
+    """Forecast, actual and the reference forecasts (``{name: values}``,
+    e.g. persistence and the least-squares AR) over the eval windows (one
+    series), and each one's absolute error."""
     figure = _figure(8.0, 4.2)
     values, errors = figure.subplots(2, 1, sharex=True,
                                      gridspec_kw={"height_ratios": [2, 1]})
     values.plot(steps, actual, color="black", linewidth=1.2, label="actual")
     values.plot(steps, predicted, color="#1565c0", linewidth=1,
                 label="model forecast")
-    values.plot(steps, persistence, color="#ef6c00", linewidth=0.8,
-                linestyle="--", label="persistence")
-    _label(values, None, label)
     errors.plot(steps, np.abs(predicted - actual), color="#1565c0",
                 linewidth=0.8, label="|model - actual|")
-    errors.plot(steps, np.abs(persistence - actual), color="#ef6c00",
-                linewidth=0.8, linestyle="--", label="|persistence - actual|")
+    for (name, reference), (color, style) in zip(
+            references.items(), (("#ef6c00", "--"), ("#2e7d32", ":"))):
+        values.plot(steps, reference, color=color, linewidth=0.8,
+                    linestyle=style, label=name)
+        errors.plot(steps, np.abs(reference - actual), color=color,
+                    linewidth=0.8, linestyle=style,
+                    label=f"|{name} - actual|")
+    _label(values, None, label)
     _label(errors, "target step", "absolute error")
     return to_data_uri(figure)
 

@@ -17,6 +17,9 @@ SECTIONS = (("summary", "Run summary"), ("data", "Data"),
             ("tuning", "Tuning"), ("training", "Training"), ("evaluation", "Evaluation"),
             ("serving", "Serving"))
 MAIN_METRICS = ("sparse_categorical_accuracy", "mean_absolute_error")
+# Reference forecasts in `collect.predictions` -> their names in the report.
+REFERENCES = {"persistence": "persistence",
+              contracts.LEAST_SQUARES_AR: "least-squares AR"}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px;
@@ -343,7 +346,24 @@ def kept_round(history, config):
                f"ran all {steps[-1]} steps")
     return steps[best], (f"Early stopping kept step {steps[best]} "
                          f"(lowest validation loss {losses[best]:.4g}); "
-                         f"{stopped}.")
+                         f"{stopped}." + path_candidates(history, best))
+
+
+def path_candidates(history, best):
+    """Beside a linear path, which candidate the kept round was (see
+    `noisy_rnn.pipeline.trainer.training.train`); else empty."""
+    if contracts.HISTORY_WITH_PATH not in history:
+        return ""
+    with_path = history[contracts.HISTORY_WITH_PATH][best]
+    alone = history[contracts.HISTORY_BRANCHES_ALONE][best]
+    if history[contracts.HISTORY_PATH_DROPPED][best]:
+        kept = "the trained branches alone: the linear path was dropped"
+    elif history["step"][best] == 0:
+        kept = "the linear path alone (no step trained yet)"
+    else:
+        kept = "the linear path and the trained branches together"
+    return (f" It is {kept} (validation loss with the path {with_path:.4g},"
+            f" the branches alone {alone:.4g}).")
 
 
 def evaluation_section(view):
@@ -404,17 +424,16 @@ def prediction_plots(view):
         order = np.argsort(np.array(found["step"])[chosen])
         pick = lambda key: np.array(found[key], float)[chosen][order]  # noqa: E731
         actual, predicted = pick("actual"), pick("predicted")
-        persistence = (pick("persistence") if found["persistence"]
-                       else np.full_like(actual, np.nan))
+        references = {title: pick(key) for key, title in REFERENCES.items()
+                      if found.get(key)}
         model_mae = np.mean(np.abs(predicted - actual))
-        line = f"series {esc(name)}: model MAE {model_mae:.4g}"
-        if found["persistence"]:
-            line += (f", persistence MAE "
-                     f"{np.mean(np.abs(persistence - actual)):.4g}")
+        line = f"series {esc(name)}: model MAE {model_mae:.4g}" + "".join(
+            f", {title} MAE {np.mean(np.abs(values - actual)):.4g}"
+            for title, values in references.items())
         parts.append(f"<p>{line} over {len(actual)} windows</p>")
         parts.append(image(plots.forecast(
             np.array(found["step"])[chosen][order], actual, predicted,
-            persistence, view.spec.label), f"forecast {name}"))
+            references, view.spec.label), f"forecast {name}"))
     return "".join(parts)
 
 

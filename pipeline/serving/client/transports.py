@@ -16,7 +16,8 @@ from noisy_rnn.pipeline.serving.client.requests import (grpc_request,
 from noisy_rnn.schemas import contracts
 
 # REST answers omit the output's name when a signature has one output; in
-# this project that is the regression signatures' only output.
+# this project that is the regression signatures' only output (forecasting
+# a channel's own future, ``least_squares_ar`` comes beside it).
 SINGLE_OUTPUT = contracts.PREDICTION
 
 
