@@ -53,9 +53,18 @@ def test_bank_ignores_padding_and_garbage_in_padded_steps(differences):
     assert ((features >= 0) & (features <= 1)).all()
 
 
+@pytest.mark.parametrize("length, stride", [
+    (100, 1), (128, 1),      # every step
+    (150, 2), (256, 2),      # 128 positions at most...
+    (427, 3), (1460, 2)])    # ... or half the steps of a longer sequence
+def test_the_stride_leaves_128_positions_or_half_the_steps(length, stride):
+    assert rocket.choose_stride(length) == stride
+
+
 def test_long_sequences_are_counted_at_strided_steps_still_exactly(
         monkeypatch):
     monkeypatch.setattr(rocket, "MAX_POSITIONS", 16)
+    monkeypatch.setattr(rocket, "MIN_POSITION_SHARE", 0.0)
     bank = fitted_bank([70, 50, 64])
     assert bank.stride == 5  # ceil(70 / 16)
     lengths = [70, 33, 6]
