@@ -258,6 +258,18 @@ class LinearAutoregressive(tf_keras.layers.Layer):
                 "num_channels": self.num_channels}
 
 
+def window_layer(sequences, name):
+    """An unfitted `LinearAutoregressive` over the shortest sequence's
+    length (the window) and every channel, and its inputs for
+    ``sequences``: ``[n, lags * channels]``."""
+    lags = min(len(s) for s in sequences)
+    layer = LinearAutoregressive(lags, sequences[0].shape[1], name=name)
+    values, mask = rocket.padded(sequences)
+    inputs = tf.reshape(last_steps(values, mask, lags),
+                        [len(sequences), -1]).numpy()
+    return layer, inputs
+
+
 def fit_least_squares_ar(sequences, targets):
     """A `LinearAutoregressive` fitted by ordinary least squares (an
     intercept, no penalty) from ``sequences`` (windows) to ``targets``:
@@ -265,12 +277,8 @@ def fit_least_squares_ar(sequences, targets):
     with the per-channel affine scaling of Transform (and with predicting
     the change from the last value), so fitted on scaled windows it is the
     AR of the raw series."""
-    lags = min(len(s) for s in sequences)
-    num_channels = sequences[0].shape[1]
-    layer = LinearAutoregressive(lags, num_channels, name="least_squares_ar")
-    values, mask = rocket.padded(sequences)
-    inputs = tf.reshape(last_steps(values, mask, lags),
-                        [len(sequences), -1]).numpy().astype(np.float64)
+    layer, inputs = window_layer(sequences, "least_squares_ar")
+    inputs = inputs.astype(np.float64)
     design = np.hstack([inputs, np.ones((len(inputs), 1))])
     weights, *_ = np.linalg.lstsq(design, np.asarray(targets, np.float64),
                                   rcond=None)
@@ -290,12 +298,8 @@ def fit_autoregressive(sequences, targets):
     # slice (the latest windows) from the earlier ones: that chose nearly
     # least squares on Airline (model/AR 1.065 -> 1.025) and Lynx (0.66 ->
     # 0.87, worse than persistence: not pushed).
-    lags = min(len(s) for s in sequences)
-    num_channels = sequences[0].shape[1]
-    layer = LinearAutoregressive(lags, num_channels, name="autoregressive")
-    values, mask = rocket.padded(sequences)
-    inputs = tf.reshape(last_steps(values, mask, lags),
-                        [len(sequences), -1]).numpy()
+    layer, inputs = window_layer(sequences, "autoregressive")
+    lags, num_channels = layer.lags, layer.num_channels
     targets = np.asarray(targets, np.float32)
     weights, intercept, alpha, loo = ridge_leave_one_out(
         inputs, targets[:, None], AR_ALPHAS)
