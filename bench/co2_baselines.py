@@ -4,7 +4,11 @@ Prints mean absolute errors (ppm) of persistence (last value),
 seasonal-naive (52 weeks earlier) and a linear AR(52) least-squares model:
 
 1. on the latest 20 % of weeks, gaps linearly interpolated (the reference
-   setting: persistence 0.405, seasonal-naive 1.650, AR(52) 0.305);
+   setting: persistence 0.405, seasonal-naive 1.650, AR(52) 0.305), with
+   two gauges of the noise floor: AR(104), and least squares from the 52
+   weeks before and the 1, 2 or 4 after each target (not a forecast: even
+   knowing the next weeks, a linear fit errs by this much: a rough floor
+   for any forecaster, which knows less);
 2. with ``--output RUN`` (a `noisy-rnn run` on ``schemas/co2``): on exactly
    the pipeline's eval windows (windows over gaps are skipped by
    SequenceExampleGen), AR(52) fitted on its train and validation windows,
@@ -81,6 +85,37 @@ def interpolated_reference(series):
     return baselines(*train, *test), len(test[1])
 
 
+def noise_gauges(series, lags=(104,), futures=(1, 2, 4)):
+    """Setting 1's split, two references for how low a one-step MAE can
+    go: least-squares AR over longer windows (``lags`` weeks), and, not
+    forecasters at all, least squares from the 52 weeks before *and* the
+    ``k`` weeks after each target (``futures``): even knowing the next
+    weeks, a linear fit errs by this much, a rough floor for a forecaster,
+    which knows only the past (not a strict bound). ``{name: MAE}``."""
+    filled = interpolate(series)
+    cutoff = int(round(len(filled) * (1 - EVAL_FRACTION)))
+    results = {}
+    for lag in lags:
+        train = np.arange(lag, cutoff)
+        test = np.arange(cutoff, len(filled))
+        design = np.stack([filled[t - lag:t] for t in train])
+        weights = fit_ar(design, filled[train])
+        results[f"AR({lag}) least squares"] = np.mean(np.abs(predict_ar(
+            weights, np.stack([filled[t - lag:t] for t in test])) -
+            filled[test]))
+    for k in futures:
+        train = np.arange(LAGS, cutoff - k)
+        test = np.arange(cutoff, len(filled) - k)
+
+        def around(positions):
+            return np.stack([np.r_[filled[t - LAGS:t], filled[t + 1:t + 1 + k]]
+                             for t in positions])
+        weights = fit_ar(around(train), filled[train])
+        results[f"52 before + {k} after (not a forecast)"] = np.mean(np.abs(
+            predict_ar(weights, around(test)) - filled[test]))
+    return results
+
+
 def read_windows(split_dir, feature="co2", target="co2_target"):
     """``(windows [n, LAGS], targets [n])`` from a split's tf.Examples."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -136,8 +171,10 @@ def main():
     parser.add_argument("--output", default=None,
                         help="a pipeline output folder for data/co2")
     args = parser.parse_args()
+    series = read_series(args.csv)
+    results, count = interpolated_reference(series)
     print_table("latest 20% of weeks, gaps linearly interpolated",
-                *interpolated_reference(read_series(args.csv)))
+                {**results, **noise_gauges(series)}, count)
     if args.output:
         print_table(f"the pipeline's eval windows ({args.output})",
                     *pipeline_comparison(args.output))
