@@ -85,7 +85,7 @@ setup(
         "noisy_rnn.schemas": ["*/dataset.yaml", "*/schema.pbtxt"],
         "noisy_rnn.data": ["*.csv", "*/*.csv", "README.md"],
         # Beam's Flink job server, pinned (`noisy-rnn flink start`).
-        "noisy_rnn.pipeline.ops": ["flink/pom.xml"],
+        "noisy_rnn.pipeline.ops": ["flink/pom.xml", "flink/StageNothing.java"],
     },
     include_package_data=False,
     cmdclass={"build_py": BuildPyWithoutConverters},

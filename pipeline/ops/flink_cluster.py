@@ -20,6 +20,7 @@ jars, logs, ``cluster.json`` with the endpoints). Errors are `FlinkError`:
 one line saying what, where and how to fix it.
 """
 
+import argparse
 import hashlib
 import http.client
 import json
@@ -34,6 +35,8 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+
+from apache_beam.options.pipeline_options import PipelineOptions
 
 FLINK_VERSION = "1.19.3"
 # Downloads checked against these (PyPI's published digests).
@@ -55,6 +58,13 @@ SLOTS = 2
 ENVIRONMENT_CACHE_MS = 120_000
 STATE_FILE = "cluster.json"
 READY_SECONDS = 90
+# Jobs on the local cluster stage no jar (see flink/StageNothing.java): the
+# cluster's JVMs have the job server's jars on their classpath, but those
+# Flink's own distribution holds (its jars, ``flink-*``) and a second
+# logging binding (``slf4j-*``).
+STAGE_NOTHING = "noisyrnn.StageNothing"
+STAGE_NOTHING_SOURCE = os.path.join(os.path.dirname(POM), "StageNothing.java")
+NOT_ON_CLUSTER_CLASSPATH = ("flink-", "slf4j-")
 
 
 class FlinkError(RuntimeError):
@@ -249,6 +259,49 @@ def fetch_job_server(echo=print):
     return jar
 
 
+def stage_nothing_jar(echo=print):
+    """The jar of `STAGE_NOTHING` beside the job server's, compiled from
+    ``flink/StageNothing.java`` with the JDK's ``javac`` on first use; None
+    (jobs then stage the job server's jars, as Beam does by default) where
+    there is no ``javac`` or it fails."""
+    jar = os.path.join(_job_server_dir(), "stage-nothing.jar")
+    if os.path.isfile(jar):
+        return jar
+    javac = os.path.join(java_home(), "bin", "javac")
+    if not os.access(javac, os.X_OK):
+        echo(f"no javac in {java_home()}: each Flink job stages Beam's "
+             f"jars (~150 MB) instead (a JDK, not a JRE, avoids it)")
+        return None
+    deps = os.path.join(_job_server_dir(), "deps")
+    build = jar + ".build"
+    shutil.rmtree(build, ignore_errors=True)
+    compiled = subprocess.run(
+        [javac, "-d", build, "-cp", os.path.join(deps, "*"),
+         STAGE_NOTHING_SOURCE], capture_output=True, text=True, check=False)
+    if compiled.returncode:
+        echo(f"javac could not compile {STAGE_NOTHING_SOURCE} "
+             f"({compiled.stderr.strip()[:200]}): each Flink job stages "
+             f"Beam's jars (~150 MB) instead")
+        return None
+    with zipfile.ZipFile(jar + ".tmp", "w") as archive:
+        for root, _, files in os.walk(build):
+            for name in files:
+                path = os.path.join(root, name)
+                archive.write(path, os.path.relpath(path, build))
+    shutil.rmtree(build, ignore_errors=True)
+    os.replace(jar + ".tmp", jar)
+    return jar
+
+
+def _cluster_classpath():
+    """The job server's jars for the cluster's JVMs (see
+    `NOT_ON_CLUSTER_CLASSPATH`), ``:``-separated."""
+    deps = os.path.join(_job_server_dir(), "deps")
+    return ":".join(os.path.join(deps, name) for name in sorted(
+        os.listdir(deps)) if name.endswith(".jar") and
+        not name.startswith(NOT_ON_CLUSTER_CLASSPATH))
+
+
 # ---------------------------------------------------------------- cluster
 
 PORT_NAMES = ("jobmanager_rpc", "taskmanager_rpc", "taskmanager_data", "rest",
@@ -346,6 +399,10 @@ parallelism:
 # only wait for slots); the run then names the component.
 restart-strategy:
   type: none
+# Beam's classes come from the cluster's classpath (see `_flink_env`), not
+# from a job's jars.
+classloader:
+  resolve-order: parent-first
 heartbeat:
   timeout: 15000
 rest:
@@ -467,10 +524,13 @@ def status():
 
 
 def _flink_env(home, folder):
+    """The environment of Flink's scripts. Its scripts append
+    ``HADOOP_CLASSPATH`` to the JVMs' classpath: Beam's runner classes go
+    there, loaded once per JVM instead of with every job."""
     return dict(os.environ, JAVA_HOME=java_home(), FLINK_HOME=home,
                 FLINK_CONF_DIR=os.path.join(home, "conf"),
                 FLINK_LOG_DIR=os.path.join(folder, "log"),
-                FLINK_PID_DIR=folder)
+                FLINK_PID_DIR=folder, HADOOP_CLASSPATH=_cluster_classpath())
 
 
 def _spawn(command, log, env):
@@ -500,7 +560,11 @@ def start(echo=print):
         stop(echo)
     home = _assemble_flink_home(echo)
     jar = fetch_job_server(echo)
+    no_staging = stage_nothing_jar(echo)
     folder = _cluster_dir()
+    # Nothing of the cluster runs now: what its JVMs left in tmp/ (a killed
+    # TaskManager's copies of every job's jars) goes.
+    shutil.rmtree(os.path.join(folder, "tmp"), ignore_errors=True)
     os.makedirs(os.path.join(folder, "tmp"), exist_ok=True)
     os.makedirs(os.path.join(folder, "log"), exist_ok=True)
     ports = _cluster_ports()
@@ -510,6 +574,7 @@ def start(echo=print):
     state = {"rest": rest, "job_server": f"localhost:{ports['job']}",
              "worker_pool": f"localhost:{ports['worker_pool']}",
              "slots": SLOTS, "flink_home": home, "job_server_jar": jar,
+             "stage_nothing": bool(no_staging),
              "log_dir": os.path.join(folder, "log"), "pids": {}}
     echo(f"starting Flink {FLINK_VERSION}: JobManager, TaskManager "
          f"({SLOTS} slots)")
@@ -525,7 +590,9 @@ def start(echo=print):
     _wait("Flink", slots_up, state["log_dir"])
     log = os.path.join(folder, "log", "job-server.log")
     state["pids"]["job_server"] = _spawn(
-        [os.path.join(env["JAVA_HOME"], "bin", "java"), "-jar", jar,
+        [os.path.join(env["JAVA_HOME"], "bin", "java"), "-cp",
+         ":".join(filter(None, (jar, no_staging))),
+         "org.apache.beam.runners.flink.FlinkJobServerDriver",
          f"--flink-master={rest}", f"--job-port={ports['job']}",
          f"--artifact-port={ports['artifact']}",
          f"--expansion-port={ports['expansion']}",
@@ -599,6 +666,25 @@ def describe(state):
 
 # ---------------------------------------------------------------- Beam args
 
+class StagingOptions(PipelineOptions):
+    """Beam's Java option choosing what a job stages, made known to the
+    Python SDK (which passes known options on to the job server): where
+    this module is imported, ``--pipeline_resources_detector_factory_class``
+    reaches the job server; elsewhere the SDK drops it with a warning and
+    the job stages the job server's jars (slower, same result)."""
+
+    FLAG = "pipeline_resources_detector_factory_class"
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        try:
+            parser.add_argument(f"--{cls.FLAG}", default=None,
+                                help="the Java class choosing what a job "
+                                     "stages (Beam's Java SDK option)")
+        except argparse.ArgumentError:
+            pass  # defined twice (this module imported again): the same
+
+
 def beam_args(flink_master=None):
     """``(beam_pipeline_args, workers_local)`` running the Beam components
     on Flink. FlinkError if Flink does not answer at ``flink_master``.
@@ -625,12 +711,15 @@ def beam_args(flink_master=None):
             raise FlinkError(f"local Flink cluster at {flink_master} is "
                              f"partly down ({'; '.join(problems)}): run "
                              f"'noisy-rnn flink start'")
-        return ["--runner=PortableRunner",
+        args = ["--runner=PortableRunner",
                 f"--job_endpoint={state['job_server']}",
                 "--environment_type=EXTERNAL",
                 f"--environment_config={state['worker_pool']}",
                 f"--parallelism={state['slots']}",
-                f"--environment_cache_millis={ENVIRONMENT_CACHE_MS}"], True
+                f"--environment_cache_millis={ENVIRONMENT_CACHE_MS}"]
+        if state.get("stage_nothing"):
+            args.append(f"--{StagingOptions.FLAG}={STAGE_NOTHING}")
+        return args, True
     java_home()
     return ["--runner=FlinkRunner", f"--flink_master={flink_master}",
             "--flink_version=1.19",

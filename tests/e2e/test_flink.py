@@ -5,7 +5,8 @@ worker pool), stopped again after these tests, also when they fail.
 The JapaneseVowels pipeline (short config, with a small Tuner search, which
 runs in-process) runs its Beam components there, the Evaluator kept on the
 DirectRunner (the per-component override);
-Flink's REST API must list one FINISHED job per component sent there, and
+Flink's REST API must list one FINISHED job per component sent there, no
+job may have staged jars (the cluster has Beam's on its classpath), and
 the data and the Transform graph must equal the DirectRunner run's (the
 session's ``japanese_vowels``). Then, with a new blessing threshold (only
 the Evaluator and what follows rerun), a TaskManager killed during the
@@ -152,6 +153,11 @@ def test_beam_components_run_on_flink_as_on_the_direct_runner(
     for component in on_flink:
         assert ran.get(f"japanese_vowels-{component}") == "FINISHED"
     assert len(ran) == len(on_flink)  # nothing else went there
+    # No job staged the job server's jars (flink/StageNothing.java): the
+    # cluster holds no per-job copy of them (blob_p-*: a job's files).
+    assert flink["stage_nothing"]
+    tmp = pathlib.Path(flink_cluster.cache_dir(), "cluster", "tmp")
+    assert not list(tmp.rglob("blob_p-*"))
     assert summary.states["Evaluator"] == "complete"
     assert summary.states["Tuner"] == "complete"
     assert len(summary.tuning["trials"]) == 2

@@ -139,3 +139,45 @@ def test_an_unknown_direct_component_is_named(tmp_path):
     with pytest.raises(ValueError, match="--direct-component Trainer: not a "
                                          "Beam component.*Evaluator"):
         create_pipeline(config)
+
+
+def test_the_stage_nothing_option_reaches_the_job_server():
+    """The Python SDK sends the job server only options it knows: the
+    module makes Beam's Java option known (dropped, the job would stage
+    ~150 MB of jars, the slow default)."""
+    flag = (f"--{flink_cluster.StagingOptions.FLAG}="
+            f"{flink_cluster.STAGE_NOTHING}")
+    options = PipelineOptions([flag]).get_all_options()
+    assert options[flink_cluster.StagingOptions.FLAG] == "noisyrnn.StageNothing"
+    assert flink_cluster.STAGE_NOTHING_SOURCE.endswith("StageNothing.java")
+    with open(flink_cluster.STAGE_NOTHING_SOURCE) as f:
+        assert "public class StageNothing" in f.read()
+
+
+def test_without_javac_jobs_stage_the_jars_and_the_run_says_so(
+        monkeypatch, tmp_path):
+    jre = tmp_path / "jre"
+    (jre / "bin").mkdir(parents=True)
+    (jre / "bin" / "java").symlink_to(
+        flink_cluster.os.path.join(flink_cluster.java_home(), "bin", "java"))
+    monkeypatch.setattr(flink_cluster, "java_home", lambda: str(jre))
+    monkeypatch.setenv("NOISY_RNN_FLINK_DIR", str(tmp_path / "cache"))
+    said = []
+    assert flink_cluster.stage_nothing_jar(echo=said.append) is None
+    assert said == [f"no javac in {jre}: each Flink job stages Beam's jars "
+                    f"(~150 MB) instead (a JDK, not a JRE, avoids it)"]
+
+
+def test_the_cluster_classpath_leaves_flink_and_logging_jars_out(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv("NOISY_RNN_FLINK_DIR", str(tmp_path))
+    deps = tmp_path / f"beam-job-server-{flink_cluster.JOB_SERVER_VERSION}" \
+        / "deps"
+    deps.mkdir(parents=True)
+    for name in ("beam-runners-flink-1.19-2.62.0.jar", "flink-core-1.19.0.jar",
+                 "slf4j-simple-1.7.30.jar", "guava-33.3.1-android.jar",
+                 "README.txt"):
+        (deps / name).touch()
+    assert flink_cluster._cluster_classpath().split(":") == [
+        str(deps / "beam-runners-flink-1.19-2.62.0.jar"),
+        str(deps / "guava-33.3.1-android.jar")]
