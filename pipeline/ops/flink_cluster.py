@@ -25,6 +25,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -321,24 +322,57 @@ def _bind(port=0):
     return s
 
 
+def _ephemeral_ports():
+    """The range the kernel picks clients' local ports from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = map(int, f.read().split())
+            return range(low, high + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+
+
+def _free_ports(count):
+    """``count`` free ports below the ephemeral range: a port a server
+    binds seconds after it was chosen (the job server's, after Flink's JVMs
+    start) must not be taken meanwhile as some client's local port, as a
+    free port from the ephemeral range can be (seen in the test suite:
+    'Failed to bind ... Address already in use')."""
+    low = min(_ephemeral_ports().start, 30000)
+    rng = random.Random()
+    sockets = []
+    while len(sockets) < count:
+        port = rng.randrange(low // 2, low)
+        if any(s.getsockname()[1] == port for s in sockets):
+            continue  # bound already: SO_REUSEADDR would bind it twice
+        try:
+            sockets.append(_bind(port))
+        except OSError:
+            continue
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
 def _cluster_ports():
-    """``{name: port}``: the ports of the previous start if all are free,
-    else new free ones (kept in ports.json). Stable ports keep the Beam
-    arguments, and so TFX's cache keys, the same across restarts."""
+    """``{name: port}``: the ports of the previous start if all are free
+    (and not in the ephemeral range, see `_free_ports`), else new ones (kept
+    in ports.json). Stable ports keep the Beam arguments, and so TFX's cache
+    keys, the same across restarts."""
     path = os.path.join(_cluster_dir(), "ports.json")
     if os.path.isfile(path):
         with open(path) as f:
             ports = json.load(f)
         try:
+            if any(ports[n] in _ephemeral_ports() for n in PORT_NAMES):
+                raise KeyError("ephemeral")
             for s in [_bind(ports[n]) for n in PORT_NAMES]:
                 s.close()
             return ports
         except (OSError, KeyError):
             pass
-    sockets = [_bind() for _ in PORT_NAMES]
-    ports = {n: s.getsockname()[1] for n, s in zip(PORT_NAMES, sockets)}
-    for s in sockets:
-        s.close()
+    ports = dict(zip(PORT_NAMES, _free_ports(len(PORT_NAMES))))
     with open(path, "w") as f:
         json.dump(ports, f)
     return ports
@@ -540,13 +574,31 @@ def _spawn(command, log, env):
                                 start_new_session=True).pid
 
 
-def _wait(what, ready, log, seconds=READY_SECONDS):
+def _wait(what, ready, log, seconds=READY_SECONDS, pid=None):
+    """Waits until ``ready()``; FlinkError naming ``log`` if it does not
+    come within ``seconds``, or at once if process ``pid`` exits first
+    (with the log's last exception line)."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         if ready():
             return
+        if pid is not None and not _alive(pid):
+            raise FlinkError(f"{what} exited at start ({_last_error(log)}): "
+                             f"see {log}")
         time.sleep(0.5)
     raise FlinkError(f"{what} did not come up within {seconds} s: see {log}")
+
+
+def _last_error(log):
+    """The log's last line naming an exception or error, shortened."""
+    try:
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()[-200:]
+    except OSError:
+        return "no log"
+    found = [line.strip() for line in lines
+             if "Exception" in line or "Error" in line]
+    return found[-1][:200] if found else "no error in the log"
 
 
 def start(echo=print):
@@ -608,9 +660,10 @@ def start(echo=print):
              TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2"))
     with open(os.path.join(folder, STATE_FILE), "w") as f:
         json.dump(state, f, indent=1)
-    _wait("Beam's job server", lambda: _port_open(ports["job"]), log)
+    _wait("Beam's job server", lambda: _port_open(ports["job"]), log,
+          pid=state["pids"]["job_server"])
     _wait("the Python worker pool", lambda: _port_open(ports["worker_pool"]),
-          log_pool)
+          log_pool, pid=state["pids"]["worker_pool"])
     return state
 
 

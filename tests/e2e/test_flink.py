@@ -145,7 +145,7 @@ def flink_run(flink, tmp_path_factory):
 
 
 def test_beam_components_run_on_flink_as_on_the_direct_runner(
-        flink_run, japanese_vowels):
+        flink, flink_run, japanese_vowels):
     direct_config, direct = japanese_vowels
     config, summary, ran = flink_run
 

@@ -2,6 +2,7 @@
 what is wrong, where, and how to fix it; and how `--runner flink` maps onto
 the pipeline's Beam arguments."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -181,3 +182,34 @@ def test_the_cluster_classpath_leaves_flink_and_logging_jars_out(
     assert flink_cluster._cluster_classpath().split(":") == [
         str(deps / "beam-runners-flink-1.19-2.62.0.jar"),
         str(deps / "guava-33.3.1-android.jar")]
+
+
+def test_cluster_ports_are_free_and_outside_the_ephemeral_range(
+        monkeypatch, tmp_path):
+    """A port chosen now and bound seconds later must not be handed to a
+    client meanwhile: none from the kernel's ephemeral range, and a saved
+    one from that range (an older start's) is replaced."""
+    monkeypatch.setenv("NOISY_RNN_FLINK_DIR", str(tmp_path))
+    (tmp_path / "cluster").mkdir()
+    ephemeral = flink_cluster._ephemeral_ports()
+    (tmp_path / "cluster" / "ports.json").write_text(json.dumps(
+        {name: ephemeral.start + i
+         for i, name in enumerate(flink_cluster.PORT_NAMES)}))
+    ports = flink_cluster._cluster_ports()
+    assert sorted(ports) == sorted(flink_cluster.PORT_NAMES)
+    assert len(set(ports.values())) == len(ports)
+    assert not any(port in ephemeral for port in ports.values())
+    assert flink_cluster._cluster_ports() == ports  # kept while free
+
+
+def test_a_server_that_exits_at_start_is_named_with_its_error(tmp_path):
+    log = tmp_path / "job-server.log"
+    log.write_text("starting\njava.io.IOException: Failed to bind to address "
+                   "localhost/127.0.0.1:46185\n\tat x.y(Z.java:1)\n")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with pytest.raises(flink_cluster.FlinkError,
+                       match="Beam's job server exited at start "
+                             "\\(java.io.IOException: Failed to bind"):
+        flink_cluster._wait("Beam's job server", lambda: False, str(log),
+                            seconds=30, pid=dead.pid)
