@@ -346,14 +346,18 @@ def _free_ports(count):
     low = min(_ephemeral_ports().start, 30000)
     rng = random.Random()
     sockets = []
-    while len(sockets) < count:
-        port = rng.randrange(low // 2, low)
+    for _ in range(10_000):
+        if len(sockets) == count or low - 1024 < 1000:
+            break  # (too few unprivileged ports below the range: any)
+        port = rng.randrange(max(1024, low // 2), low)
         if any(s.getsockname()[1] == port for s in sockets):
             continue  # bound already: SO_REUSEADDR would bind it twice
         try:
             sockets.append(_bind(port))
         except OSError:
             continue
+    while len(sockets) < count:
+        sockets.append(_bind())
     ports = [s.getsockname()[1] for s in sockets]
     for s in sockets:
         s.close()
