@@ -71,8 +71,8 @@ def baselines(train_windows, train_targets, windows, targets):
     }
 
 
-def lagged(series, positions):
-    windows = np.stack([series[t - LAGS:t] for t in positions])
+def lagged(series, positions, lags=LAGS):
+    windows = np.stack([series[t - lags:t] for t in positions])
     return windows, series[positions]
 
 
@@ -96,13 +96,10 @@ def noise_gauges(series, lags=(104,), futures=(1, 2, 4)):
     cutoff = int(round(len(filled) * (1 - EVAL_FRACTION)))
     results = {}
     for lag in lags:
-        train = np.arange(lag, cutoff)
-        test = np.arange(cutoff, len(filled))
-        design = np.stack([filled[t - lag:t] for t in train])
-        weights = fit_ar(design, filled[train])
-        results[f"AR({lag}) least squares"] = np.mean(np.abs(predict_ar(
-            weights, np.stack([filled[t - lag:t] for t in test])) -
-            filled[test]))
+        weights = fit_ar(*lagged(filled, np.arange(lag, cutoff), lag))
+        windows, targets = lagged(filled, np.arange(cutoff, len(filled)), lag)
+        results[f"AR({lag}) least squares"] = np.mean(np.abs(
+            predict_ar(weights, windows) - targets))
     for k in futures:
         train = np.arange(LAGS, cutoff - k)
         test = np.arange(cutoff, len(filled) - k)

@@ -145,10 +145,10 @@ def train(model, train_data, eval_data, config: ModelConfig, log_dir,
     progress = TrainingProgress(log_dir, config.train_steps)
 
     def score(outputs, labels):
-        """The eval metric of ``outputs`` in NumPy."""
-        if output_shape[-1] > 1:
-            return float(np.mean(outputs.argmax(-1) == labels))
-        return float(np.mean(np.abs(outputs[:, 0] - labels)))
+        """The eval metric of the kept candidate's ``outputs``."""
+        metric.reset_state()
+        metric.update_state(labels, outputs)
+        return float(metric.result())
 
     def eval_round(step, train_loss):
         """Scores the (averaged) model on ``eval_data`` and records it;
