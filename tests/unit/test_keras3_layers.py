@@ -121,6 +121,26 @@ def test_noise_accumulates_through_the_carried_gru_state():
     assert outputs[:, -1].var() == pytest.approx(20 * 0.25, rel=0.15)
 
 
+def test_unit_normals_are_standard_normal_of_any_shape():
+    """The layers' noise draw (Box-Muller on TensorFlow, the backend's normal
+    elsewhere): an odd-sized shape, and the quantiles, moments and pair
+    correlation of N(0, 1)."""
+    seed = keras.random.SeedGenerator(5)
+    assert tuple(keras3.recurrent.unit_normals((3, 5, 7), "float32",
+                                               seed).shape) == (3, 5, 7)
+    draws = numpy(keras3.recurrent.unit_normals((200, 50, 41), "float32",
+                                                seed)).ravel()
+    assert np.isfinite(draws).all()
+    assert draws.mean() == pytest.approx(0.0, abs=0.01)
+    assert draws.std() == pytest.approx(1.0, abs=0.01)
+    # N(0, 1) quantiles at 2.3 %, 16 %, 50 %, 84 %, 97.7 %
+    np.testing.assert_allclose(
+        np.quantile(draws, [0.02275, 0.15866, 0.5, 0.84134, 0.97725]),
+        [-2.0, -1.0, 0.0, 1.0, 2.0], atol=0.03)
+    half = len(draws) // 2
+    assert abs(np.corrcoef(draws[:half], draws[half:2 * half])[0, 1]) < 0.01
+
+
 @pytest.mark.parametrize("noise_on_cell_state", [False, True])
 def test_lstm_cell_state_noise_is_carried_only_when_asked(noise_on_cell_state):
     """Forget gate open, input gate shut: ``c`` is copied forward, so it
