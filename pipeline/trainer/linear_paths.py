@@ -197,10 +197,13 @@ def fit_rocket_ridge(sequences, labels, num_classes, seed,
         weight.assign(value)
     offsets = np.zeros((len(sequences), num_classes), np.float32)
     offsets[fit_rows] = loo
+    # The rest in slices: their features at once would hold examples x
+    # ~10,000 float32 (4 GB for 100,000 sequences).
     rest = np.setdiff1d(np.arange(len(sequences)), fit_rows)
-    if rest.size:
-        offsets[rest] = layer.scores(layer.features(
-            [sequences[r] for r in rest])).numpy()
+    for start in range(0, rest.size, RIDGE_MAX_EXAMPLES):
+        rows = rest[start:start + RIDGE_MAX_EXAMPLES]
+        offsets[rows] = layer.scores(layer.features(
+            [sequences[r] for r in rows])).numpy()
     loo_accuracy = float((loo.argmax(1) == labels[fit_rows]).mean())
     scale_factor = best_logit_scale(loo, labels[fit_rows])
     bank = layer.banks[0]

@@ -204,3 +204,21 @@ def test_tiny_training_sets_and_short_sequences_fit_without_error(lengths):
     ar = linear_paths.fit_autoregressive(sequences, np.arange(
         len(lengths), dtype=float))
     assert np.isfinite(ar.offsets).all() and ar.layer.lags == min(lengths)
+
+
+def test_sequences_beyond_the_ridge_fit_get_the_layers_own_scores(
+        monkeypatch):
+    """More sequences than the ridge is fitted on: the rest are scored in
+    slices of `RIDGE_MAX_EXAMPLES` (bounded memory), each the served
+    layer's output for that sequence."""
+    monkeypatch.setattr(linear_paths, "RIDGE_MAX_EXAMPLES", 4)
+    lengths = [6, 3, 5, 7, 4, 6, 2, 5, 7, 3, 6]
+    sequences = sequences_of(lengths)
+    path = linear_paths.fit_rocket_ridge(
+        sequences, [i % 3 for i in range(len(lengths))], 3, seed=0,
+        num_features=168)
+    fitted = np.sort(np.random.default_rng(0).permutation(len(lengths))[:4])
+    rest = np.setdiff1d(np.arange(len(lengths)), fitted)
+    values, mask = padded_batch(lengths, max(lengths))
+    served = path.layer(values, mask).numpy()
+    np.testing.assert_allclose(path.offsets[rest], served[rest], atol=1e-4)
