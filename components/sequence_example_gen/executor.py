@@ -13,11 +13,14 @@ class, chosen by a seeded hash of the id), by time in windows mode (the
 latest training windows of each series).
 """
 
+import collections
 import csv
 import dataclasses
+import itertools
 import json
 import math
 import os
+import zlib
 
 import apache_beam as beam
 import tensorflow as tf
@@ -35,6 +38,11 @@ from noisy_rnn.schemas.dataset_spec import (DatasetSpec, SpecError,
 from noisy_rnn.schemas.spans import span_numbers, window_spans
 
 REPORT_FILE = "sequence_example_gen_report.json"
+# Sequences travel through Beam in this many buckets (by a stable hash of
+# their id), one element per bucket and file, not one per sequence: Beam's
+# cost per element bounded this step's speed. All of a sequence's rows, from
+# any file, meet in its bucket; the buckets are what a cluster spreads.
+BUCKETS = 64
 
 
 def spec_from_exec_properties(exec_properties):
@@ -106,39 +114,65 @@ def _read_chunks(csv_path, spec):
                          header=[column.strip() for column in header])
     except SpecError as error:
         raise rules.DataError(str(error)) from None
+    buckets = collections.defaultdict(list)
     for sequence_id, chunk in rules.read_chunks(csv_path, lines, spec):
-        yield sequence_id, tuple(chunk)  # a tuple: Beam's fast coder
+        # a tuple: Beam's fast coder
+        buckets[bucket_of(sequence_id)].append((sequence_id, tuple(chunk)))
+    yield from buckets.items()
 
 
-def _merged(keyed_chunks):
-    """A sequence's chunks from every file, as one `rules.Chunk`."""
-    sequence_id, chunks = keyed_chunks
-    return sequence_id, rules.merge_chunks(rules.Chunk(*chunk)
-                                           for chunk in chunks)
+def bucket_of(sequence_id):
+    """The bucket of a sequence id, the same in every process."""
+    return zlib.crc32(sequence_id.encode()) % BUCKETS
 
 
-def _sequence_examples(keyed_chunks, spec):
-    sequence_id, chunk = _merged(keyed_chunks)
+def _sequences_in_bucket(keyed_pieces):
+    """``(sequence_id, rules.Chunk)`` per sequence of a grouped bucket (its
+    chunks from every file merged), in id order."""
+    _, pieces = keyed_pieces
+    chunks = collections.defaultdict(list)
+    for sequence_id, chunk in itertools.chain.from_iterable(pieces):
+        chunks[sequence_id].append(rules.Chunk(*chunk))
+    for sequence_id in sorted(chunks):
+        yield sequence_id, rules.merge_chunks(chunks[sequence_id])
+
+
+def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0):
+    """A bucket's examples as one list of ``(first line, split,
+    serialized example, (sequence_id, group))`` (windows mode: ``(0, split,
+    example, None)``), and its counts on the ``counts`` output."""
+    examples, counts = [], collections.Counter()
+    for sequence_id, chunk in _sequences_in_bucket(keyed_pieces):
+        if spec.mode == "windows":
+            counts["series"] += 1
+            counts[contracts.SKIPPED_WINDOWS] += _window_examples(
+                sequence_id, chunk, spec, validation_fraction, examples)
+        else:
+            counts["sequences"] += 1
+            examples.append(_sequence_example(sequence_id, chunk, spec))
+    for key, count in counts.items():
+        yield beam.pvalue.TaggedOutput("counts", (key, count))
+    yield examples
+
+
+def _sequence_example(sequence_id, chunk, spec):
     split, first_line, label, example = rules.sequence_from_chunk(
         spec, sequence_id, chunk)
-    yield beam.pvalue.TaggedOutput("counts", ("sequences", 1))
     # The group the validation slice is stratified by: the class.
     group = label if spec.task == "classification" else None
-    yield first_line, split, example, (sequence_id, group)
+    return first_line, split, example, (sequence_id, group)
 
 
-def _window_examples(keyed_chunks, spec, validation_fraction=0.0):
-    sequence_id, chunk = _merged(keyed_chunks)
+def _window_examples(sequence_id, chunk, spec, validation_fraction, out):
+    """Appends a series' windows to ``out``; returns how many it skipped."""
     cutoff = None
     if spec.eval_fraction is not None:  # latest fraction of this series
         cutoff = math.ceil(len(chunk.steps) * (1 - spec.eval_fraction))
-    yield beam.pvalue.TaggedOutput("counts", ("series", 1))
-    windows = []
+    windows, skipped = [], 0
     for split, position, example in rules.windows_from_chunk(
             spec, sequence_id, chunk):
         if split == "skipped":
-            yield beam.pvalue.TaggedOutput(
-                "counts", (contracts.SKIPPED_WINDOWS, position))
+            skipped += position
             continue
         if cutoff is not None:
             split = "eval" if position >= cutoff else "train"
@@ -149,7 +183,8 @@ def _window_examples(keyed_chunks, spec, validation_fraction=0.0):
     for split, position, example in windows:
         if position in validation:
             split = rules.VALIDATION
-        yield 0, split, example.SerializeToString(), None
+        out.append((0, split, example.SerializeToString(), None))
+    return skipped
 
 
 def output_splits(validation_fraction):
@@ -163,14 +198,16 @@ def _carve_validation_sequences(examples, fraction, seed):
     """Relabels the chosen training sequences (see
     `rules.choose_validation_sequences`) as the validation split."""
     chosen = (examples
-              | "TrainKeys" >> beam.Filter(lambda t: t[1] == "train")
-              | "Keys" >> beam.Map(lambda t: t[3])
+              | "TrainKeys" >> beam.Map(
+                  lambda batch: [t[3] for t in batch if t[1] == "train"])
               | "AllTrainKeys" >> beam.combiners.ToList()
               | "ChooseValidation" >> beam.Map(
-                  rules.choose_validation_sequences, fraction, seed))
+                  lambda keys: rules.choose_validation_sequences(
+                      itertools.chain.from_iterable(keys), fraction, seed)))
     return examples | "CarveValidation" >> beam.Map(
-        lambda t, ids: (t[0], rules.VALIDATION if t[1] == "train" and
-                        t[3][0] in ids else t[1], t[2], t[3]),
+        lambda batch, ids: [
+            (t[0], rules.VALIDATION if t[1] == "train" and t[3][0] in ids
+             else t[1], t[2], t[3]) for t in batch],
         ids=beam.pvalue.AsSingleton(chosen))
 
 
@@ -205,40 +242,44 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
         fraction, seed = validation_from_exec_properties(exec_properties)
         splits = output_splits(fraction)
-        to_examples, options = _sequence_examples, {}
-        if spec.mode == "windows":
-            to_examples, options = _window_examples, {
-                "validation_fraction": fraction}
+        # Elements from here on are a bucket's list of examples.
         results = (
             pipeline
             | "CsvPaths" >> beam.Create(csv_paths)
             | "ReadChunks" >> beam.FlatMap(_read_chunks, spec)
             | "GroupSequences" >> beam.GroupByKey()
-            | "ToExamples" >> beam.FlatMap(to_examples, spec, **options)
+            | "ToExamples" >> beam.FlatMap(
+                _bucket_examples, spec, validation_fraction=fraction)
             .with_outputs("counts", main="examples"))
         examples = results.examples
         if spec.mode == "sequences" and spec.eval_fraction is not None:
-            cutoff = (examples | "FirstLines" >> beam.Map(lambda t: t[0])
+            cutoff = (examples
+                      | "FirstLines" >> beam.Map(
+                          lambda batch: [t[0] for t in batch])
                       | "AllFirstLines" >> beam.combiners.ToList()
-                      | "CutoffLine" >> beam.Map(_eval_cutoff_line,
-                                                 spec.eval_fraction))
+                      | "CutoffLine" >> beam.Map(
+                          lambda lines: _eval_cutoff_line(
+                              list(itertools.chain.from_iterable(lines)),
+                              spec.eval_fraction)))
             examples = examples | "SplitByTime" >> beam.Map(
-                lambda t, cut: (t[0], "eval" if cut is not None and
-                                t[0] >= cut else "train", t[2], t[3]),
+                lambda batch, cut: [
+                    (t[0], "eval" if cut is not None and t[0] >= cut
+                     else "train", t[2], t[3]) for t in batch],
                 cut=beam.pvalue.AsSingleton(cutoff))
         if spec.mode == "sequences" and fraction:
             examples = _carve_validation_sequences(examples, fraction, seed)
 
         split_examples, counts = {}, [results.counts]
         for split in splits:
-            split_examples[split] = (
-                examples
-                | f"Select[{split}]" >> beam.Filter(
-                    lambda t, split=split: t[1] == split)
-                | f"Example[{split}]" >> beam.Map(lambda t: t[2]))
+            split_examples[split] = examples | f"Example[{split}]" >> \
+                beam.FlatMap(lambda batch, split=split: [
+                    t[2] for t in batch if t[1] == split])
             counts.append(
-                split_examples[split]
-                | f"Count[{split}]" >> beam.combiners.Count.Globally()
+                examples
+                | f"Count[{split}]" >> beam.Map(
+                    lambda batch, split=split: sum(
+                        t[1] == split for t in batch))
+                | f"Sum[{split}]" >> beam.CombineGlobally(sum)
                 | f"Key[{split}]" >> beam.Map(
                     lambda n, split=split: (f"examples_{split}", n)))
         report_path = self._report_path

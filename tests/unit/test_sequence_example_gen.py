@@ -54,14 +54,12 @@ def run_executor(spec, tmp_path, **component_args):
 
 
 def convert(spec):
-    """Runs the executor's per-sequence functions (what Beam maps) in-line."""
-    groups = {}
-    for sequence_id, chunk in executor._read_chunks(spec.csv, spec):
-        groups.setdefault(sequence_id, []).append(chunk)
-    to_examples = (executor._sequence_examples if spec.mode == "sequences"
-                   else executor._window_examples)
-    return [item for group in groups.items()
-            for item in to_examples(group, spec)]
+    """Runs the executor's per-bucket functions (what Beam maps) in-line."""
+    buckets = {}
+    for bucket, pieces in executor._read_chunks(spec.csv, spec):
+        buckets.setdefault(bucket, []).append(pieces)
+    return [item for group in buckets.items()
+            for item in executor._bucket_examples(group, spec)]
 
 
 def floats(example, name):
