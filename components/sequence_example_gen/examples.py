@@ -14,6 +14,9 @@ import math
 import typing
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pa_compute
+import pyarrow.csv as pa_csv
 import tensorflow as tf
 
 from noisy_rnn.schemas import contracts
@@ -301,16 +304,25 @@ def _float_columns(columns, count):
     matrix = np.empty((count, len(columns)))
     bad = []
     for index, column in enumerate(columns):
-        try:  # float() ignores surrounding whitespace, as strip() does
-            matrix[:, index] = np.fromiter(map(float, column), np.float64,
-                                           count)
-        except ValueError:
-            matrix[:, index] = [_float_or_nan(text) for text in column]
-        for row in np.flatnonzero(~np.isfinite(matrix[:, index])).tolist():
-            matrix[row, index] = np.nan
-            bad.append((row, index, column[row].strip()))
+        matrix[:, index], column_bad = _float_column(column, count)
+        bad.extend((row, index, text) for row, text in column_bad)
     bad.sort()
     return matrix, bad
+
+
+def _float_column(texts, count):
+    """`_float_columns` of one column: ``(values, [(row, stripped text),
+    ...])``."""
+    try:  # float() ignores surrounding whitespace, as strip() does
+        values = np.fromiter(map(float, texts), np.float64, count)
+    except ValueError:
+        values = np.array([_float_or_nan(text) for text in texts],
+                          np.float64)
+    bad = []
+    for row in np.flatnonzero(~np.isfinite(values)).tolist():
+        values[row] = np.nan
+        bad.append((row, texts[row].strip()))
+    return values, bad
 
 
 def _float_or_nan(text):
@@ -341,18 +353,21 @@ class _ChunkReader:
         per column) and files its runs of consecutive rows of one
         sequence."""
         count = len(line_numbers)
-        ids = list(map(str.strip, columns[self.id_column]))
-        steps = list(map(str.strip, columns[self.step_column]))
-        try:
-            steps = list(map(int, steps))
-        except ValueError:
-            pass  # kept as texts: the row rules name the bad one
         matrix, bad = _float_columns(
             [columns[i] for i in self.feature_columns], count)
-        labels = list(map(str.strip, columns[self.label_column]))
-        splits = (list(map(str.strip, columns[self.split_column]))
-                  if self.split_column is not None else None)
-        lines = np.asarray(line_numbers, np.int64)
+        self.add_rows(
+            list(map(str.strip, columns[self.id_column])),
+            _steps(columns[self.step_column]), matrix, bad,
+            list(map(str.strip, columns[self.label_column])),
+            (list(map(str.strip, columns[self.split_column]))
+             if self.split_column is not None else None),
+            np.asarray(line_numbers, np.int64))
+
+    def add_rows(self, ids, steps, matrix, bad, labels, splits, lines):
+        """Files converted rows (stripped ids, steps, the features' float64
+        matrix and its bad values, stripped labels and splits, int64 line
+        numbers) as runs of consecutive rows of one sequence."""
+        count = len(lines)
         bad_rows = [row for row, _, _ in bad]
         starts = np.flatnonzero(np.asarray(ids[1:], dtype=object) !=
                                 np.asarray(ids[:-1], dtype=object)) + 1
@@ -373,6 +388,16 @@ class _ChunkReader:
         """``(sequence_id, Chunk)`` per sequence, in file order."""
         for sequence_id, pieces in self.pieces.items():
             yield sequence_id, merge_chunks(pieces)
+
+
+def _steps(texts):
+    """A block's steps: ints, or the stripped texts if one is not an
+    integer (the row rules name it)."""
+    steps = list(map(str.strip, texts))
+    try:
+        return list(map(int, steps))
+    except ValueError:
+        return steps
 
 
 def _checked_rows(csv_path, reader, width, line_offset=0):
@@ -448,6 +473,103 @@ def read_chunks(csv_path, lines, spec):
         if line_numbers:
             chunks.add_block(columns, line_numbers)
     yield from chunks.chunks()
+
+
+# Plain CSVs (the common case) are parsed by Arrow's CSV reader and
+# converted with Arrow's casts, which accept a subset of the texts Python's
+# float() and int() accept and read them alike (decimals rounded correctly
+# by both); a column with any other text (surrounding spaces, a non-finite
+# value, an underscore, a non-integer step) is converted by the Python rules,
+# and a file that is not plain is read by them entirely, so every result and
+# every message stays theirs.
+ARROW_BLOCK_BYTES = 16 << 20
+_INTEGER = r"^-?[0-9]+$"  # Arrow's integer cast also reads hex ("0x1")
+
+
+def read_plain_chunks(csv_path, raw, spec, header):
+    """`read_chunks` of a CSV's bytes ``raw`` (valid UTF-8 without NUL,
+    its ``header`` checked) through Arrow, or None when the file is not
+    plain: a quote, a lone carriage return, a blank line or a row whose
+    field count differs from the header's. Line numbers follow from the
+    row count: with none of those, row ``i`` is on line ``i + 2``."""
+    if b'"' in raw or b"\r" in raw and \
+            raw.count(b"\r") != raw.count(b"\r\n"):
+        return None
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    names = [f"c{i}" for i in range(len(header))]
+    chunks = _ChunkReader(spec, header)
+    needed = sorted({chunks.id_column, chunks.step_column,
+                     chunks.label_column, *chunks.feature_columns} |
+                    ({chunks.split_column} if spec.split_column else set()))
+    try:
+        reader = pa_csv.open_csv(
+            pa.BufferReader(raw),
+            read_options=pa_csv.ReadOptions(
+                skip_rows=1, column_names=names,
+                block_size=ARROW_BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(
+                quote_char=False, newlines_in_values=False,
+                ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={names[i]: pa.string() for i in needed},
+                include_columns=[names[i] for i in needed],
+                strings_can_be_null=False))
+        row = 0
+        for batch in reader:
+            columns = dict(zip(batch.schema.names, batch.columns))
+            chunks.add_rows(*_arrow_rows(chunks, names, columns, batch),
+                            np.arange(row + 2, row + 2 + batch.num_rows))
+            row += batch.num_rows
+    except pa.ArrowInvalid:  # a field count the header does not have
+        return None
+    return chunks.chunks() if row == lines - 1 else None
+
+
+def _arrow_rows(chunks, names, columns, batch):
+    """`_ChunkReader.add_rows`' arguments but the lines, from an Arrow
+    batch of string columns."""
+    count = batch.num_rows
+    matrix = np.empty((count, len(chunks.feature_columns)))
+    bad = []
+    for index, column in enumerate(chunks.feature_columns):
+        texts = columns[names[column]]
+        values = _cast(texts, pa.float64())
+        if values is not None and not np.isfinite(values).all():
+            values = None  # "nan", "inf", or beyond float64's range
+        if values is None:
+            values, column_bad = _float_column(texts.to_pylist(), count)
+            bad.extend((row, index, text) for row, text in column_bad)
+        matrix[:, index] = values
+    bad.sort()
+    texts = columns[names[chunks.step_column]]
+    steps = _cast(texts, pa.int64()) if pa_compute.all(
+        pa_compute.match_substring_regex(texts, _INTEGER)).as_py() \
+        is not False else None
+    steps = _steps(texts.to_pylist()) if steps is None else steps.tolist()
+    split = chunks.split_column
+    return (_stripped(columns[names[chunks.id_column]]), steps, matrix, bad,
+            _stripped(columns[names[chunks.label_column]]),
+            None if split is None else _stripped(columns[names[split]]))
+
+
+def _cast(texts, arrow_type):
+    """An Arrow string column cast to ``arrow_type`` as NumPy, or None if
+    a text is not one. Arrow reads no surrounding space, underscore, plus
+    sign or non-ASCII digit, and rounds decimals as Python does."""
+    try:
+        return pa_compute.cast(texts, arrow_type).to_numpy(
+            zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _stripped(texts):
+    """The stripped texts of an Arrow string column, as a list (each
+    distinct text stripped once)."""
+    encoded = texts.dictionary_encode()
+    distinct = np.array([text.strip() for text in
+                         encoded.dictionary.to_pylist()], dtype=object)
+    return distinct[encoded.indices.to_numpy(zero_copy_only=False)].tolist()
 
 
 def _chunk_rows(spec, chunk):

@@ -98,27 +98,51 @@ def _write_json(values, path):
 
 
 def _read_chunks(csv_path, spec):
-    """``(sequence_id, Chunk)`` per sequence of one CSV file (any filesystem
-    TensorFlow reads, e.g. gs://), after checking its header has the spec's
-    columns: every file of a pattern or span is checked, not only the
-    spec's CSV. One element per sequence and file, not per row: Beam's cost
-    per element is what bounded the speed of this step."""
+    """``(bucket, [(sequence_id, chunk tuple), ...])`` per bucket of one
+    CSV file's sequences (any filesystem TensorFlow reads, e.g. gs://),
+    after checking its header has the spec's columns: every file of a
+    pattern or span is checked, not only the spec's CSV. A plain file is
+    parsed by Arrow (`rules.read_plain_chunks`), any other by the Python
+    rules, which name what is wrong."""
     with tf.io.gfile.GFile(csv_path, "rb") as f:
-        lines = decode_csv(csv_path, f.read(), rules.DataError)
+        raw = f.read()
+    valid = _valid_text(raw)
+    lines = decode_csv(csv_path, raw if not valid else
+                       raw[:raw.find(b"\n") + 1] or raw, rules.DataError)
     header = next(csv.reader(lines[:1]), None)
     if not header:
         raise rules.DataError(f"{csv_path}: line 1: empty CSV (no header "
                               f"row)")
+    header = [column.strip() for column in header]
     try:
         check_csv_header(dataclasses.replace(spec, csv=csv_path),
-                         header=[column.strip() for column in header])
+                         header=header)
     except SpecError as error:
         raise rules.DataError(str(error)) from None
+    chunks = rules.read_plain_chunks(csv_path, raw, spec, header) \
+        if valid else None
+    if chunks is None:
+        if valid:
+            lines = decode_csv(csv_path, raw, rules.DataError)
+        chunks = rules.read_chunks(csv_path, lines, spec)
+    del raw
     buckets = collections.defaultdict(list)
-    for sequence_id, chunk in rules.read_chunks(csv_path, lines, spec):
+    for sequence_id, chunk in chunks:
         # a tuple: Beam's fast coder
         buckets[bucket_of(sequence_id)].append((sequence_id, tuple(chunk)))
     yield from buckets.items()
+
+
+def _valid_text(raw):
+    """Whether ``raw`` is UTF-8 without a NUL byte (else `decode_csv`
+    names the bad byte)."""
+    if b"\0" in raw:
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def bucket_of(sequence_id):

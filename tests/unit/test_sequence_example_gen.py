@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
@@ -16,7 +17,7 @@ from noisy_rnn.components.sequence_example_gen import (SequenceExampleGen,
                                                        executor)
 from noisy_rnn.components.sequence_example_gen import examples as rules
 from noisy_rnn.components.sequence_example_gen.examples import DataError
-from noisy_rnn.schemas.dataset_spec import load_spec
+from noisy_rnn.schemas.dataset_spec import decode_csv, load_spec
 
 
 def make_spec(tmp_path, rows, mode="sequences", split="{column: split}",
@@ -454,3 +455,64 @@ def test_examples_written_field_by_field_parse_as_the_proto_api_builds(
             rules.encode_example(spec, "séq-1", matrix, label))
         assert written.SerializeToString(deterministic=True) == \
             expected.SerializeToString(deterministic=True)
+
+
+# --- the Arrow reader of plain CSVs reads as the Python rules do ----------
+
+PLAIN_HEADER = b"id,t,a,b,y,split\n"
+CASTABLE_ROWS = [  # every column converted by Arrow's casts
+    b"s1,0,1.,.5,x,train", b"s1,1,-.5,1e5,x,train",
+    b"s1,2,1E-5,1e+5,x,train", b"s2,00012,0.1234567890123456789012345,-0,"
+    b"\xc3\xa9,eval", b"s2,-1,4.9e-324,1e308,\xc3\xa9,eval",
+    b"s3,7,3,2.5,x,train", b"s1,3,0.1,0.2,x,train"]
+TRICKY_ROWS = [  # texts Arrow's casts refuse: the Python rules convert them
+    b"s1,0,1.,.5,x,train", b" s1 ,1, 2.5 ,-.5,x ,train",
+    b"s1,2,1e5,1E-5,x,train", b"s1,3,+1,1_0,x,train",
+    b"s2,-1,1e308,-0,\xc3\xa9,eval", b"s2,1,nan,inf,\xc3\xa9,eval",
+    b"s2,2,1e400,2,\xc3\xa9,eval", b"s3,0x1,1,2,x,train",
+    b"s3,+5,1,2,x,train", b"s1,4,,3,x,train"]
+
+
+def plain_chunks(tmp_path, body):
+    """``(spec, raw, Arrow reader's chunks or None)`` of a CSV of ``body``
+    (bytes after the header) under `make_spec`'s columns."""
+    spec = make_spec(tmp_path, [])
+    raw = PLAIN_HEADER + body
+    (tmp_path / "data.csv").write_bytes(raw)
+    header = PLAIN_HEADER.decode().strip().split(",")
+    plain = rules.read_plain_chunks(spec.csv, raw, spec, header)
+    return spec, raw, None if plain is None else list(plain)
+
+
+@pytest.mark.parametrize("rows", [CASTABLE_ROWS, TRICKY_ROWS],
+                         ids=["castable", "tricky"])
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+def test_plain_csvs_read_through_arrow_equal_the_python_rules(tmp_path, rows,
+                                                              line_end):
+    """Every value, bad value, step text, stripped label and line number
+    the same, line by line (CRLF too, and no final line end); a sequence's
+    rows apart in the file are merged."""
+    body = line_end.join(rows)
+    for text in (body + line_end, body):
+        spec, raw, plain = plain_chunks(tmp_path, text)
+        assert plain is not None
+        assert plain == list(rules.read_chunks(
+            spec.csv, decode_csv(spec.csv, raw, DataError), spec))
+    assert {sequence_id for sequence_id, _ in plain} == {"s1", "s2", "s3"}
+    if rows is CASTABLE_ROWS:  # so the casts themselves are what is compared
+        columns = list(zip(*[row.decode().split(",") for row in rows]))
+        for column, arrow_type in zip(columns[1:4], (
+                pa.int64(), pa.float64(), pa.float64())):
+            assert rules._cast(pa.array(column), arrow_type) is not None
+
+
+@pytest.mark.parametrize("body", [
+    b's1,0,"1",2,x,train\n',          # a quote
+    b"s1,0,1,2,x,train\n\ns1,1,1,2,x,train\n",  # a blank line
+    b"s1,0,1,2,x,train\rs1,1,1,2,x,train\n",    # a lone carriage return
+    b"s1,0,1,2,x\n",                  # a field short
+    b"s1,0,1,2,x,train,extra\n",      # a field too many
+], ids=["quote", "blank line", "lone CR", "short row", "long row"])
+def test_csvs_that_are_not_plain_are_left_to_the_python_rules(tmp_path,
+                                                              body):
+    assert plain_chunks(tmp_path, body)[2] is None
