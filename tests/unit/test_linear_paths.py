@@ -85,6 +85,16 @@ def test_long_sequences_are_counted_at_strided_steps_still_exactly(
     assert np.allclose(strided, full[:, ::5], atol=1e-5)
 
 
+@pytest.mark.parametrize("positions", [1, 255, 256, 700])
+def test_ppv_counts_are_exact_below_and_beyond_a_bytes_range(positions):
+    """The PPV count (`rocket._count_true`): summed as bytes below 256
+    positions, as int32 from 256; the same counts as NumPy's either way."""
+    flags = np.random.default_rng(positions).random(
+        (3, 4, 2, positions)) < 0.9
+    counts = rocket._count_true(tf.constant(flags), tf.float32)  # pylint: disable=protected-access
+    np.testing.assert_array_equal(counts.numpy(), flags.sum(-1))
+
+
 def test_bank_fit_is_seeded():
     first, again, other = (fitted_bank([30, 20, 25], seed=s)
                            for s in (0, 0, 1))
