@@ -141,6 +141,8 @@ def _valid_text(raw):
     names the bad byte)."""
     if b"\0" in raw:
         return False
+    if raw.isascii():  # no decoded copy of the whole file
+        return True
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
