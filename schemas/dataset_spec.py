@@ -388,19 +388,22 @@ def _drift_thresholds(values, features, fail):
     return thresholds
 
 
-def decode_csv(csv_path, raw: bytes, error_class=None):
+def decode_csv(csv_path, raw: bytes, error_class=None, first_line=1):
     """The lines of a CSV's bytes, for `csv.reader` (line ends kept, so a
     quoted field may span lines, as with ``open(newline="")``). UTF-8, a
     leading byte-order mark dropped, no NUL byte; otherwise
     ``error_class`` (default `SpecError`) naming the file, the line and the
-    offending byte."""
+    offending byte. ``first_line``: the line ``raw`` starts on, when it is
+    a later part of a file (lines are counted from it; no byte-order mark
+    there)."""
+    encoding = "utf-8-sig" if first_line == 1 else "utf-8"
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as error:
         start = raw.rfind(b"\n", 0, error.start) + 1
-        line = raw.count(b"\n", 0, error.start) + 1
+        line = raw.count(b"\n", 0, error.start) + first_line
         character = len(raw[start:error.start].decode(
-            "utf-8-sig", errors="replace")) + 1
+            encoding, errors="replace")) + 1
         raise (error_class or SpecError)(
             f"{csv_path}: line {line}: not valid UTF-8 (byte "
             f"0x{raw[error.start]:02x} at character {character}); save the "
@@ -409,9 +412,9 @@ def decode_csv(csv_path, raw: bytes, error_class=None):
     if nul >= 0:  # csv.reader stops at it with no line number
         start = text.rfind("\n", 0, nul) + 1
         raise (error_class or SpecError)(
-            f"{csv_path}: line {text.count(chr(10), 0, nul) + 1}: a NUL byte "
-            f"(0x00) at character {nul - start + 1}: binary data, not CSV "
-            f"text")
+            f"{csv_path}: line {text.count(chr(10), 0, nul) + first_line}: "
+            f"a NUL byte (0x00) at character {nul - start + 1}: binary "
+            f"data, not CSV text")
     return io.StringIO(text, newline="").readlines()
 
 

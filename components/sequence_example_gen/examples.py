@@ -215,16 +215,36 @@ def choose_validation_sequences(keys, fraction, seed):
     of each class) or None. Within a group, sequences are ordered by a hash
     of ``seed`` and their id, so the choice is deterministic given the seed
     and independent of file order.
+
+    Each group gives ``fraction`` of its sequences, rounded half up, but
+    never its last one (a class must stay in the training slice). Many
+    small classes can round to nothing each (52 classes of 2 sequences at
+    0.15: 0.3 each) while the slice as a whole is owed some: then the
+    groups owed the largest remainders each give one more, until the slice
+    holds ``fraction`` of all training sequences (rounded half up), ties
+    broken by a hash of ``seed`` and the group.
     """
     groups = {}
     for sequence_id, group in keys:
         groups.setdefault(group, []).append(sequence_id)
-    chosen = set()
-    for ids in groups.values():
+    taken = {}
+    for group, ids in groups.items():
         ids.sort(key=lambda i: hashlib.sha256(
             f"{seed}/{i}".encode()).hexdigest())
-        chosen.update(ids[:validation_count(len(ids), fraction)])
-    return chosen
+        taken[group] = min(validation_count(len(ids), fraction),
+                           len(ids) - 1)
+    owed = validation_count(sum(map(len, groups.values())), fraction) - sum(
+        taken.values())
+    if owed > 0:
+        # Most owed first: the largest share not yet taken.
+        for group in sorted(
+                (g for g in groups if taken[g] < len(groups[g]) - 1),
+                key=lambda g: (taken[g] - len(groups[g]) * fraction,
+                               hashlib.sha256(
+                                   f"{seed}/{g}".encode()).hexdigest()))[
+                                       :owed]:
+            taken[group] += 1
+    return {i for group, ids in groups.items() for i in ids[:taken[group]]}
 
 
 def latest_validation_positions(train_positions, fraction):
@@ -346,6 +366,8 @@ class _ChunkReader:
         self.label_column = index[spec.label]
         self.split_column = (index[spec.split_column] if spec.split_column
                              else None)
+        self.width = len(header)
+        self.rows = 0  # filed so far
         self.pieces = {}  # sequence id -> [Chunk, ...], in file order
 
     def add_block(self, columns, line_numbers):
@@ -368,6 +390,7 @@ class _ChunkReader:
         matrix and its bad values, stripped labels and splits, int64 line
         numbers) as runs of consecutive rows of one sequence."""
         count = len(lines)
+        self.rows += count
         bad_rows = [row for row, _, _ in bad]
         starts = np.flatnonzero(np.asarray(ids[1:], dtype=object) !=
                                 np.asarray(ids[:-1], dtype=object)) + 1
@@ -420,11 +443,11 @@ def _columns(checked_rows):
     return list(zip(*rows)), line_numbers
 
 
-def _quoted_blocks(csv_path, reader, width):
+def _quoted_blocks(csv_path, reader, width, line_offset=0):
     """Column blocks of a CSV with quotes, whose fields may hold commas and
     line ends: parsed row by row (``reader``: a `csv.reader` past the
-    header)."""
-    rows = _checked_rows(csv_path, reader, width)
+    header, its first line on line ``line_offset + 1``)."""
+    rows = _checked_rows(csv_path, reader, width, line_offset)
     while True:
         block = list(itertools.islice(rows, BLOCK_ROWS))
         if not block:
@@ -432,12 +455,14 @@ def _quoted_blocks(csv_path, reader, width):
         yield _columns(block)
 
 
-def _plain_blocks(csv_path, lines, width):
+def _plain_blocks(csv_path, lines, width, first=1, line_offset=0):
     """Column blocks of a CSV without quotes: each line is one row, its
     fields split at commas (what `csv.reader` reads from it), all lines
     of a block at once; a block with a blank line or a wrong field count
-    goes through `csv.reader`. Releases the lines read."""
-    for start in range(1, len(lines), BLOCK_ROWS):
+    goes through `csv.reader`. Releases the lines read. ``lines[first:]``
+    are the rows (``first`` 1: past the header), ``lines[0]`` on line
+    ``line_offset + 1``."""
+    for start in range(first, len(lines), BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, len(lines))
         texts = list(map(str.rstrip, lines[start:stop],
                          itertools.repeat("\r\n")))
@@ -446,10 +471,10 @@ def _plain_blocks(csv_path, lines, width):
         if width > 1 and commas.count(width - 1) == len(texts):
             fields = ",".join(texts).split(",")
             yield ([fields[i::width] for i in range(width)],
-                   range(start + 1, stop + 1))
+                   range(line_offset + start + 1, line_offset + stop + 1))
         else:
             yield _columns(list(_checked_rows(csv_path, csv.reader(texts),
-                                              width, start)))
+                                              width, line_offset + start)))
 
 
 def read_chunks(csv_path, lines, spec):
@@ -492,20 +517,53 @@ def read_plain_chunks(csv_path, raw, spec, header):
     plain: a quote, a lone carriage return, a blank line or a row whose
     field count differs from the header's. Line numbers follow from the
     row count: with none of those, row ``i`` is on line ``i + 2``."""
-    if b'"' in raw or b"\r" in raw and \
-            raw.count(b"\r") != raw.count(b"\r\n"):
-        return None
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
-    names = [f"c{i}" for i in range(len(header))]
     chunks = _ChunkReader(spec, header)
+    return chunks.chunks() if _read_plain(Part.of(1, raw), chunks) else None
+
+
+class Part(typing.NamedTuple):
+    """Consecutive whole lines of a CSV file (valid UTF-8 without NUL)."""
+
+    first_line: int  # as the row rules count lines
+    raw: bytes
+    newlines: int  # line feeds in ``raw``
+    lone_returns: int  # carriage returns not followed by a line feed
+
+    @classmethod
+    def of(cls, first_line, raw):
+        """The part of bytes ``raw`` from line ``first_line``."""
+        return cls(first_line, raw, raw.count(b"\n"),
+                   raw.count(b"\r") - raw.count(b"\r\n")
+                   if b"\r" in raw else 0)
+
+    @property
+    def lines(self):
+        """Its lines as the row rules count them (`decode_csv`'s lines: a
+        lone carriage return ends one too)."""
+        return (self.newlines + self.lone_returns +
+                (0 if self.raw.endswith((b"\n", b"\r")) or not self.raw
+                 else 1))
+
+
+def _read_plain(part, chunks):
+    """Files the rows of a `Part` (past the header, for the part from
+    line 1) in ``chunks`` (a `_ChunkReader`) through Arrow; False when
+    they are not plain (see `read_plain_chunks`), some then filed."""
+    raw, first_line = part.raw, part.first_line
+    if part.lone_returns or b'"' in raw:
+        return False
+    lines = part.lines
+    skip = 1 if first_line == 1 else 0  # the header
+    names = [f"c{i}" for i in range(chunks.width)]
     needed = sorted({chunks.id_column, chunks.step_column,
                      chunks.label_column, *chunks.feature_columns} |
-                    ({chunks.split_column} if spec.split_column else set()))
+                    ({chunks.split_column} if chunks.split_column is not None
+                     else set()))
     try:
         reader = pa_csv.open_csv(
             pa.BufferReader(raw),
             read_options=pa_csv.ReadOptions(
-                skip_rows=1, column_names=names,
+                skip_rows=skip, column_names=names,
                 block_size=ARROW_BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(
                 quote_char=False, newlines_in_values=False,
@@ -514,15 +572,67 @@ def read_plain_chunks(csv_path, raw, spec, header):
                 column_types={names[i]: pa.string() for i in needed},
                 include_columns=[names[i] for i in needed],
                 strings_can_be_null=False))
-        row = 0
+        row = first_line + skip
         for batch in reader:
             columns = dict(zip(batch.schema.names, batch.columns))
             chunks.add_rows(*_arrow_rows(chunks, names, columns, batch),
-                            np.arange(row + 2, row + 2 + batch.num_rows))
+                            np.arange(row, row + batch.num_rows))
             row += batch.num_rows
     except pa.ArrowInvalid:  # a field count the header does not have
-        return None
-    return chunks.chunks() if row == lines - 1 else None
+        return False
+    return row == first_line + lines
+
+
+# Files of any size are read part by part (`read_parts`), so that memory
+# stays bounded by a part, not by the file.
+PART_BYTES = 64 << 20
+PART_ROWS = 1 << 20  # rows per part, at most, of a file with quotes
+
+
+def read_parts(csv_path, parts, spec, header, decode):
+    """Yields one list of ``(sequence_id, Chunk)`` pieces per part of one
+    CSV file, read part by part (a sequence may have pieces in several
+    parts; the executor merges them by id, `merge_chunks`).
+
+    ``parts``: consecutive `Part` of the file, each ending at a line end
+    or the file's end, the first from line 1 (the header, already checked:
+    ``header``). ``decode(part)``: a part's text lines. A plain part
+    is parsed by Arrow (`_read_plain`), any other by the row rules; from
+    the first part holding a quote on, the rest of the file goes through
+    `csv.reader` (a quoted field may span lines and parts), `PART_ROWS` rows
+    at a time.
+    """
+    parts = iter(parts)
+    width = len(header)
+    for part in parts:
+        if b'"' in part.raw:
+            break
+        chunks = _ChunkReader(spec, header)
+        if not _read_plain(part, chunks):
+            chunks = _ChunkReader(spec, header)
+            for columns, line_numbers in _plain_blocks(
+                    csv_path, decode(part), width,
+                    first=1 if part.first_line == 1 else 0,
+                    line_offset=part.first_line - 1):
+                if line_numbers:
+                    chunks.add_block(columns, line_numbers)
+        yield list(chunks.chunks())
+    else:
+        return
+    # A quote: csv.reader from this part's first line to the file's end.
+    reader = csv.reader(itertools.chain(
+        decode(part), itertools.chain.from_iterable(map(decode, parts))))
+    if part.first_line == 1:
+        next(reader, None)  # the header
+    chunks = _ChunkReader(spec, header)
+    for columns, line_numbers in _quoted_blocks(csv_path, reader, width,
+                                                part.first_line - 1):
+        if line_numbers:
+            chunks.add_block(columns, line_numbers)
+        if chunks.rows >= PART_ROWS:
+            yield list(chunks.chunks())
+            chunks = _ChunkReader(spec, header)
+    yield list(chunks.chunks())
 
 
 def _arrow_rows(chunks, names, columns, batch):

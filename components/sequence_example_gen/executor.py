@@ -24,6 +24,7 @@ import random
 import zlib
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
@@ -101,39 +102,67 @@ def _write_json(values, path):
 
 
 def _read_chunks(csv_path, spec):
-    """``(bucket, [(sequence_id, chunk tuple), ...])`` per bucket of one
-    CSV file's sequences (any filesystem TensorFlow reads, e.g. gs://),
-    after checking its header has the spec's columns: every file of a
-    pattern or span is checked, not only the spec's CSV. A plain file is
-    parsed by Arrow (`rules.read_plain_chunks`), any other by the Python
-    rules, which name what is wrong."""
+    """``(bucket, [(sequence_id, chunk tuple), ...])`` per bucket of each
+    part of one CSV file's sequences (any filesystem TensorFlow reads, e.g.
+    gs://), after checking its header has the spec's columns: every file of
+    a pattern or span is checked, not only the spec's CSV. The file is read
+    in parts of `rules.PART_BYTES` (`_file_parts`), so memory is bounded by
+    a part, whatever the file's size; a plain part is parsed by Arrow, any
+    other by the Python rules, which name what is wrong
+    (`rules.read_parts`)."""
     with tf.io.gfile.GFile(csv_path, "rb") as f:
-        raw = f.read()
-    valid = _valid_text(raw)
-    lines = decode_csv(csv_path, raw if not valid else
-                       raw[:raw.find(b"\n") + 1] or raw, rules.DataError)
-    header = next(csv.reader(lines[:1]), None)
-    if not header:
-        raise rules.DataError(f"{csv_path}: line 1: empty CSV (no header "
-                              f"row)")
-    header = [column.strip() for column in header]
-    try:
-        check_csv_header(dataclasses.replace(spec, csv=csv_path),
-                         header=header)
-    except SpecError as error:
-        raise rules.DataError(str(error)) from None
-    chunks = rules.read_plain_chunks(csv_path, raw, spec, header) \
-        if valid else None
-    if chunks is None:
-        if valid:
-            lines = decode_csv(csv_path, raw, rules.DataError)
-        chunks = rules.read_chunks(csv_path, lines, spec)
-    del raw
-    buckets = collections.defaultdict(list)
-    for sequence_id, chunk in chunks:
-        # a tuple: Beam's fast coder
-        buckets[bucket_of(sequence_id)].append((sequence_id, tuple(chunk)))
-    yield from buckets.items()
+        parts = _file_parts(csv_path, f)
+        first = next(parts, rules.Part.of(1, b""))
+        raw = first.raw
+        lines = decode_csv(csv_path, raw[:raw.find(b"\n") + 1] or raw,
+                           rules.DataError)
+        header = next(csv.reader(lines[:1]), None)
+        if not header:
+            raise rules.DataError(f"{csv_path}: line 1: empty CSV (no "
+                                  f"header row)")
+        header = [column.strip() for column in header]
+        try:
+            check_csv_header(dataclasses.replace(spec, csv=csv_path),
+                             header=header)
+        except SpecError as error:
+            raise rules.DataError(str(error)) from None
+        for pieces in rules.read_parts(
+                csv_path, itertools.chain([first], parts), spec, header,
+                lambda part: decode_csv(csv_path, part.raw, rules.DataError,
+                                        part.first_line)):
+            buckets = collections.defaultdict(list)
+            for sequence_id, chunk in pieces:
+                # a tuple: Beam's fast coder
+                buckets[bucket_of(sequence_id)].append(
+                    (sequence_id, tuple(chunk)))
+            yield from buckets.items()
+
+
+def _file_parts(csv_path, f):
+    """Consecutive `rules.Part` of the open file ``f``, of about
+    `rules.PART_BYTES`, each ending at a line end (or the file's end),
+    each checked to be UTF-8 without NUL (else `decode_csv` names the
+    line and byte)."""
+    line, newlines, carry = 1, 0, b""
+    while True:
+        data = f.read(rules.PART_BYTES)
+        if data:
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            if not cut:  # no line end yet: read on
+                carry = data
+                continue
+            raw, carry = data[:cut], data[cut:]
+        else:
+            raw, carry = carry, b""
+            if not raw:
+                return
+        if not _valid_text(raw):
+            decode_csv(csv_path, raw, rules.DataError, newlines + 1)
+        part = rules.Part.of(line, raw)
+        yield part
+        line += part.newlines + part.lone_returns
+        newlines += part.newlines
 
 
 def _valid_text(raw):
@@ -157,13 +186,17 @@ def bucket_of(sequence_id):
 
 def _sequences_in_bucket(keyed_pieces):
     """``(sequence_id, rules.Chunk)`` per sequence of a grouped bucket (its
-    chunks from every file merged), in id order."""
+    chunks from every file and part merged, a file's parts in file order),
+    in id order."""
     _, pieces = keyed_pieces
     chunks = collections.defaultdict(list)
     for sequence_id, chunk in itertools.chain.from_iterable(pieces):
         chunks[sequence_id].append(rules.Chunk(*chunk))
     for sequence_id in sorted(chunks):
-        yield sequence_id, rules.merge_chunks(chunks[sequence_id])
+        pieces = chunks[sequence_id]
+        if len(pieces) > 1:
+            pieces.sort(key=lambda c: np.frombuffer(c.lines, np.int64, 1)[0])
+        yield sequence_id, rules.merge_chunks(pieces)
 
 
 def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0):

@@ -60,6 +60,31 @@ def test_converter_names_file_and_line_of_a_malformed_sequence(tmp_path):
         convert.convert(tmp_path, tmp_path / "out.csv")
 
 
+def test_archive_converter_reads_the_ucr_text_format(tmp_path):
+    """`data/convert_uea.py` on the UCR archive's text files (label, then
+    values, whitespace or commas; labels written as floats): the same long
+    CSV as from `.ts` files, and a missing value named by file and line."""
+    convert = load_script("data/convert_uea.py")
+    (tmp_path / "X_TRAIN.txt").write_text(
+        "   1.0000000e+00   2.5e-01  -1.0\n\n   2.0000000e+00   3   4\n")
+    (tmp_path / "X_TEST.txt").write_text("1,7,8\n")
+    spec, counts = convert.convert(tmp_path, "X", tmp_path / "out")
+    assert counts == {"train": 2, "eval": 1}
+    rows = read_rows(tmp_path / "out" / "X.csv")
+    assert [(r["sequence_id"], r["step"], r["c0"], r["label"], r["split"])
+            for r in rows] == [
+        ("train-0000", "0", "2.5e-01", "1", "train"),
+        ("train-0000", "1", "-1.0", "1", "train"),
+        ("train-0001", "0", "3", "2", "train"),
+        ("train-0001", "1", "4", "2", "train"),
+        ("eval-0000", "0", "7", "1", "eval"),
+        ("eval-0000", "1", "8", "1", "eval")]
+    assert "features: [c0]" in pathlib.Path(spec).read_text()
+    (tmp_path / "X_TRAIN.txt").write_text("1 2 3\n2 4 NaN\n")
+    with pytest.raises(ValueError, match=r"X_TRAIN\.txt:2: missing value"):
+        convert.convert(tmp_path, "X", tmp_path / "out")
+
+
 @pytest.mark.skipif(not RAW.is_dir(), reason="raw UEA files not on this machine")
 def test_committed_csv_is_the_conversion_of_the_raw_files(tmp_path):
     convert_module().convert(RAW, tmp_path / "fresh.csv")

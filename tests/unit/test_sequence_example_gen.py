@@ -223,6 +223,30 @@ def test_validation_sequences_are_carved_from_train_by_class(tmp_path):
     assert sequence_ids(reseeded["validation"]) != validation
 
 
+def test_many_small_classes_still_give_the_validation_slice_its_share():
+    """52 classes of 2 training sequences (the archive's PigCVP): 15 % of
+    each rounds to none, yet the slice gets 15 % of all (16), one from each
+    of 16 classes, never a class's last sequence; classes big enough keep
+    their own rounded share; deterministic and seeded."""
+    keys = [(f"s{c}-{i}", str(c)) for c in range(52) for i in range(2)]
+    chosen = rules.choose_validation_sequences(keys, 0.15, seed=0)
+    assert len(chosen) == 16
+    assert len({i.split("-")[0] for i in chosen}) == 16
+    assert rules.choose_validation_sequences(reversed(keys), 0.15, 0) == chosen
+    assert rules.choose_validation_sequences(keys, 0.15, 1) != chosen
+    # Half of the sequences asked for: still one left in every class.
+    halves = rules.choose_validation_sequences(keys, 0.5, seed=0)
+    assert len(halves) == 52 and len({i.split("-")[0] for i in halves}) == 52
+    # Two classes of 20 (3 each) and 10 singletons (never taken): 6 of 50
+    # by class, topped up to 8 (15 % of 50, rounded) from the big ones.
+    mixed = ([(f"a{i}", "a") for i in range(20)] +
+             [(f"b{i}", "b") for i in range(20)] +
+             [(f"c{i}", f"c{i}") for i in range(10)])
+    chosen = rules.choose_validation_sequences(mixed, 0.15, seed=0)
+    assert len(chosen) == 8 and not any(i.startswith("c") for i in chosen)
+    assert sorted(sum(i.startswith(k) for i in chosen) for k in "ab") == [4, 4]
+
+
 def test_validation_windows_are_the_latest_training_windows(tmp_path):
     """Windows mode: the validation slice is the latest part in time of
     each series' training windows, between train and eval."""
@@ -516,3 +540,72 @@ def test_plain_csvs_read_through_arrow_equal_the_python_rules(tmp_path, rows,
 def test_csvs_that_are_not_plain_are_left_to_the_python_rules(tmp_path,
                                                               body):
     assert plain_chunks(tmp_path, body)[2] is None
+
+
+# --- a file of any size is read part by part ------------------------------
+
+def read_in_parts(tmp_path, monkeypatch, raw, part_bytes, part_rows=None):
+    """`convert` of a CSV of bytes ``raw`` (`make_spec`'s columns) read in
+    parts of ``part_bytes`` (and, past a quote, of ``part_rows`` rows): the
+    examples, or the DataError's message."""
+    spec = make_spec(tmp_path, [])
+    (tmp_path / "data.csv").write_bytes(raw)
+    monkeypatch.setattr(rules, "PART_BYTES", part_bytes)
+    if part_rows:
+        monkeypatch.setattr(rules, "PART_ROWS", part_rows)
+    try:
+        return sorted(example for batch in convert(spec)
+                      if isinstance(batch, list) for example in batch)
+    except DataError as error:
+        return str(error)
+
+
+INTERLEAVED = [  # three sequences, rows apart and out of step order
+    f"s{i % 3},{(7 * i) % 11 + 11 * (i // 33)},{i}.5,-{i}e-3,"
+    f"{'x' if i % 3 else 'é'},{'eval' if i % 3 == 2 else 'train'}"
+    for i in range(60)]
+
+
+@pytest.mark.parametrize("body", [
+    "\n".join(INTERLEAVED) + "\n",                       # plain: Arrow
+    "\r\n".join(INTERLEAVED),                             # CRLF, no last end
+    "\n".join(INTERLEAVED[:30] + [""] + INTERLEAVED[30:]),  # a blank line
+    "\r".join(INTERLEAVED[:20]) + "\n" + "\n".join(INTERLEAVED[20:]),
+    "\n".join(INTERLEAVED[:20] + [" s1 ,+40, 2.5 ,1_0,x ,train"] +
+              INTERLEAVED[20:]),                          # the row rules
+    "\n".join(INTERLEAVED[:45] + ['s0,"50","1.5",2,é,train'] +
+              INTERLEAVED[45:]),                          # a late quote
+    "\n".join(INTERLEAVED[:45] + ['s0,50,"1\n",2,é,train'] +
+              INTERLEAVED[45:]),                          # a quoted line end
+], ids=["plain", "crlf", "blank line", "lone CR", "rules", "late quote",
+        "quoted line end"])
+def test_a_file_read_in_parts_gives_the_examples_of_one_read(
+        tmp_path, monkeypatch, body):
+    """Parts of 1 byte to 1 KB (each ending at a line end, so one row
+    each up to many): the same examples, splits and line numbers as the
+    file read at once; past a quote, parts of 7 rows."""
+    raw = PLAIN_HEADER + body.encode()
+    whole = read_in_parts(tmp_path, monkeypatch, raw, 1 << 20)
+    assert isinstance(whole, list) and len(whole) == 3
+    for part_bytes in (1, 97, 1024):
+        assert read_in_parts(tmp_path, monkeypatch, raw, part_bytes,
+                             part_rows=7) == whole
+
+
+@pytest.mark.parametrize("late, message", [
+    (b"s1,99,1,2,x\n", "line 52: 5 fields, the header has 6"),
+    (b"s1,99,1,oops,x,train\n",
+     "line 52, column 'b': non-numeric value 'oops'"),
+    (b"s1,99,1,2,\xe9,train\n", "line 52: not valid UTF-8 (byte 0xe9 at "
+                                "character 11)"),
+    (b"s1,99,1,2,x\0,train\n", "line 52: a NUL byte (0x00) at character 12"),
+], ids=["short row", "bad value", "not UTF-8", "NUL"])
+def test_a_bad_row_deep_in_a_file_read_in_parts_is_named_as_before(
+        tmp_path, monkeypatch, late, message):
+    """Line 52 of 61, read at once or in parts of 100 bytes (the error in
+    a later part): the same message, naming file, line and column."""
+    lines = [row.encode() + b"\n" for row in INTERLEAVED]
+    raw = PLAIN_HEADER + b"".join(lines[:50] + [late] + lines[50:])
+    whole = read_in_parts(tmp_path, monkeypatch, raw, 1 << 20)
+    assert isinstance(whole, str) and message in whole
+    assert read_in_parts(tmp_path, monkeypatch, raw, 100) == whole
