@@ -64,6 +64,9 @@ PUBLISHED = {
     "PLAID": (0.834, None, 0.944, 0.940, 0.904),
     "JapaneseVowels": (None, None, 0.992, 0.992, 0.993),
     "BasicMotions": (0.975, None, 1.000, 1.000, None),
+    "Coffee": (1.000, 1.000, 1.000, 1.000, 1.000),
+    "PigCVP": (0.159, 0.947, 0.966, 0.918, 0.831),
+    "PickupGestureWiimoteZ": (0.660, None, 0.760, 0.704, 0.744),
 }
 
 

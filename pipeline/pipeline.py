@@ -285,9 +285,13 @@ def create_pipeline(config: PipelineConfig,
     if config.schema_file:  # curated, or frozen by the first push
         schema_gen = ImportSchemaGen(schema_file=config.schema_file)
     else:
+        # Not from the validation slice: it holds training rows, and it
+        # may be empty (too few training sequences to spare one), which
+        # would mark every feature deprecated.
         schema_gen = SchemaGen(
             statistics=statistics_gen.outputs["statistics"],
-            infer_feature_shape=False)
+            infer_feature_shape=False,
+            exclude_splits=[contracts.VALIDATION_SPLIT])
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"])

@@ -410,10 +410,16 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         spec = spec_from_exec_properties(exec_properties)
         fraction, _ = validation_from_exec_properties(exec_properties)
         for split in output_splits(fraction):
-            if not report.get(f"examples_{split}"):
-                hint = (f"; raise --validation-fraction (now {fraction:g}) "
-                        f"or pass 0 with --early-stopping-patience 0"
-                        if split == rules.VALIDATION else "")
-                raise rules.DataError(
-                    f"{spec.path}: the split produced no {split} examples "
-                    f"from {spec.csv} (counts: {report}){hint}")
+            if report.get(f"examples_{split}"):
+                continue
+            if split == rules.VALIDATION:
+                # Too few training sequences to spare one (e.g. one per
+                # class): the Trainer then scores rounds on the training
+                # data and says so (run_fn.load_data).
+                logging.warning(
+                    "SequenceExampleGen: %s: the validation slice is empty "
+                    "(%s); the Trainer trains without one", spec.path, report)
+                continue
+            raise rules.DataError(
+                f"{spec.path}: the split produced no {split} examples "
+                f"from {spec.csv} (counts: {report})")

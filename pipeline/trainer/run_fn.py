@@ -36,7 +36,8 @@ def as_arrays(examples):
         values, mask = inputs["values"].numpy(), inputs["mask"].numpy()
         sequences += [v[m] for v, m in zip(values, mask)]
         labels.append(label.numpy())
-    return sequences, np.concatenate(labels)
+    return sequences, (np.concatenate(labels) if labels else np.zeros(
+        0, examples.element_spec[1].dtype.as_numpy_dtype))
 
 
 def choose_from_data(config: ModelConfig, lengths):
@@ -56,8 +57,9 @@ def choose_from_data(config: ModelConfig, lengths):
                       f"{config.batch_size}: {passes:.0f} passes over them "
                       f"(at least {data_defaults.MIN_PASSES}, within "
                       f"{data_defaults.DEFAULT_STEPS}-"
-                      f"{data_defaults.MAX_STEPS} steps); early stopping "
-                      f"may end training sooner"}
+                      f"{data_defaults.MAX_STEPS} steps)"
+                      + ("; early stopping may end training sooner"
+                         if config.early_stopping_patience else "")}
         config = dataclasses.replace(config, train_steps=steps)
     if config.downsample == 0:
         factor = front_end.choose_downsampling(lengths)
@@ -86,8 +88,10 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
     turned off: classification a MiniRocket ridge, regression a ridge AR,
     each fitted on the training and validation sequences with its penalty
     chosen by leave-one-out error; the offsets are its leave-one-out
-    outputs. ``train`` and ``validation`` are `as_arrays` pairs. Returns
-    ``(path, train_offsets, validation_offsets)``."""
+    outputs. ``train`` and ``validation`` are `as_arrays` pairs
+    (``validation`` None without a slice). Returns ``(path, train_offsets,
+    validation_offsets)``."""
+    validation = validation or ([], np.zeros(0, train[1].dtype))
     sequences = train[0] + validation[0]
     if spec.task == "classification" and config.rocket_features:
         path = linear_paths.fit_rocket_ridge(
@@ -173,7 +177,14 @@ def load_data(fn_args, config: ModelConfig, spec, validation=True):
     """Reads the training split (``fn_args.train_files``) and, with
     ``validation``, the validation slice (``fn_args.eval_files``) through
     the Transform graph, and resolves the options left to the data (see
-    `choose_from_data`)."""
+    `choose_from_data`).
+
+    Without a slice (``validation_fraction`` 0: ``eval_files`` are the
+    training split again) or with an empty one (too few training sequences
+    to spare one, e.g. one per class), there is none: eval rounds score the
+    training data, early stopping is off (the last round is kept, as
+    ``--early-stopping-patience 0``), and the run records why
+    (``choices["validation"]``)."""
     tf_transform_output = tft.TFTransformOutput(
         fn_args.transform_graph_path or fn_args.transform_output)
     class_names = []
@@ -189,14 +200,28 @@ def load_data(fn_args, config: ModelConfig, spec, validation=True):
         fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec,
         READ_BATCH)
     validation_examples = validation_arrays = None
-    if validation:
+    if validation and config.validation_fraction:
         validation_examples = transformed_examples(
             fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
             spec, READ_BATCH)
         validation_arrays = as_arrays(validation_examples)
     train_arrays = as_arrays(train_examples)
+    empty = {}
+    if validation_arrays is not None and not validation_arrays[0]:
+        validation_examples = validation_arrays = None
+        if config.early_stopping_patience:
+            empty["early_stopping_patience"] = {
+                "value": 0,
+                "reason": f"the validation slice is empty: "
+                          f"{len(train_arrays[0])} training sequences leave "
+                          f"none to spare at --validation-fraction "
+                          f"{config.validation_fraction:g} (each class keeps "
+                          f"one); rounds are scored on the training data "
+                          f"and the last one is kept"}
+            config = dataclasses.replace(config, early_stopping_patience=0)
     config, choices = choose_from_data(config,
                                        [len(s) for s in train_arrays[0]])
+    choices.update(empty)
     return TrainingData(config, choices, tf_transform_output, class_names,
                         train_examples, validation_examples, train_arrays,
                         validation_arrays)
@@ -229,6 +254,9 @@ def run_fn(fn_args: FnArgs):
     path, train_offsets, validation_offsets = fit_linear_path(
         config, spec, data.train_arrays, data.validation_arrays,
         num_outputs)
+    if validation_examples is None:  # rounds scored on the training data
+        validation_examples, validation_offsets = (train_examples,
+                                                   train_offsets)
     if path is not None:  # under the option that turns it off
         choices["rocket_features" if class_names else
                 "autoregressive"] = path.choice
@@ -270,5 +298,6 @@ def run_fn(fn_args: FnArgs):
                                "w") as f:
             json.dump(values, f)
     write_serving_reference(
-        model, fn_args.eval_files, tf_transform_output, spec,
+        model, (fn_args.eval_files if data.validation_arrays is not None
+                else fn_args.train_files), tf_transform_output, spec,
         os.path.join(fn_args.model_run_dir, contracts.SERVING_REFERENCE_DIR))

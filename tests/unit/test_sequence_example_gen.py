@@ -269,13 +269,18 @@ def test_validation_windows_are_the_latest_training_windows(tmp_path):
         assert targets("eval", series)[0] == 18
 
 
-def test_an_empty_validation_slice_names_the_option(tmp_path):
+def test_an_empty_validation_slice_is_written_for_the_trainer(tmp_path):
+    """Two training sequences at 0.1 (0.2 rounds to none): the split is
+    written empty and counted, not an error; the Trainer then trains
+    without a slice and says so (tests/e2e/test_long_sequences.py). An
+    empty train or eval split still stops the executor."""
     rows = [[f"s{i}", t, t, t, "x", "eval" if i == 2 else "train"]
             for i in range(3) for t in range(3)]
-    with pytest.raises(DataError, match=r"produced no validation examples.*"
-                                        r"raise --validation-fraction"):
-        run_executor(make_spec(tmp_path, rows), tmp_path,
-                     validation_fraction=0.1)
+    out, report = run_executor(make_spec(tmp_path, rows), tmp_path,
+                               validation_fraction=0.1)
+    assert report == {"examples_train": 2, "examples_validation": 0,
+                      "examples_eval": 1, "sequences": 3}
+    assert out["validation"] == [] and len(out["train"]) == 2
 
 
 # Every bad input once more, by the whole message: recorded from the
