@@ -165,6 +165,21 @@ def forecast(steps, actual, predicted, references, label):
     return to_data_uri(figure)
 
 
+def actual_vs_predicted(actual, predicted, label):
+    """Each eval sequence's prediction against its actual value (sequence
+    regression: one value per sequence), with the line of perfect ones."""
+    figure = _figure(4.8, 4.2)
+    axes = figure.add_subplot()
+    axes.scatter(actual, predicted, s=10, color="#1565c0", alpha=0.7,
+                 label="eval sequences")
+    low = float(min(np.min(actual), np.min(predicted)))
+    high = float(max(np.max(actual), np.max(predicted)))
+    axes.plot([low, high], [low, high], color="black", linewidth=0.8,
+              label="predicted = actual")
+    _label(axes, f"actual {label}", f"predicted {label}")
+    return to_data_uri(figure)
+
+
 def history_metric(rows, metric):
     """A metric over runs: pushed runs filled and labelled with their
     version, the others hollow. ``rows``: ``[(time, value, version)]``."""

@@ -18,6 +18,8 @@ SECTIONS = (("summary", "Run summary"), ("data", "Data"),
             ("serving", "Serving"))
 MAIN_METRICS = ("sparse_categorical_accuracy", "mean_absolute_error")
 # Reference forecasts in `collect.predictions` -> their names in the report.
+# Forecast plots drawn, at most (each ~0.2 s; a series per plot).
+MAX_FORECAST_PLOTS = 8
 REFERENCES = {"persistence": "persistence",
               contracts.LEAST_SQUARES_AR: "least-squares AR"}
 
@@ -417,9 +419,23 @@ def prediction_plots(view):
                       "confusion matrix") +
                 image(plots.per_class_accuracy(names, per_class),
                       "per-class accuracy"))
+    if view.spec.mode == "sequences":  # one value per sequence
+        actual = np.array(found["actual"], float)
+        predicted = np.array(found["predicted"], float)
+        return ("<h3>Predicted vs actual (eval sequences)</h3>"
+                f"<p>model MAE {np.mean(np.abs(predicted - actual)):.4g} "
+                f"over {len(actual)} sequences</p>" +
+                image(plots.actual_vs_predicted(actual, predicted,
+                                                view.spec.label),
+                      "predicted vs actual"))
     parts = ["<h3>Forecast vs actual (eval windows)</h3>"]
     series = np.array(found["series"])
-    for name in sorted(set(found["series"])):
+    names = sorted(set(found["series"]))
+    if len(names) > MAX_FORECAST_PLOTS:
+        parts.append(f"<p>{len(names)} series: the first "
+                     f"{MAX_FORECAST_PLOTS} by name are drawn (the "
+                     f"Evaluator's metrics cover them all)</p>")
+    for name in names[:MAX_FORECAST_PLOTS]:
         chosen = series == name
         order = np.argsort(np.array(found["step"])[chosen])
         pick = lambda key: np.array(found[key], float)[chosen][order]  # noqa: E731
