@@ -15,7 +15,7 @@ import tensorflow_model_analysis as tfma
 from apache_beam.options.pipeline_options import PipelineOptions
 # Direct imports, not `tfx.v1`: that also imports the Google Cloud extensions
 # (~5 s of start-up for every command).
-from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
+from tfx.components import (Evaluator, ExampleValidator, Pusher,
                             StatisticsGen, Trainer, Transform)
 from tfx.components.schema_gen.import_schema_gen.component import \
     ImportSchemaGen
@@ -34,6 +34,7 @@ from noisy_rnn.components.baseline_resolver import (
     LatestPushedStatisticsStrategy)
 from noisy_rnn.components.drift_gate import DriftGate
 from noisy_rnn.components.noise_tuner import Tuner
+from noisy_rnn.components.schema_gen import SchemaGen
 from noisy_rnn.components.sequence_example_gen import SequenceExampleGen
 from noisy_rnn.components.serving_validator import ServingValidator
 from noisy_rnn.pipeline.config import PipelineConfig
@@ -285,13 +286,10 @@ def create_pipeline(config: PipelineConfig,
     if config.schema_file:  # curated, or frozen by the first push
         schema_gen = ImportSchemaGen(schema_file=config.schema_file)
     else:
-        # Not from the validation slice: it holds training rows, and it
-        # may be empty (too few training sequences to spare one), which
-        # would mark every feature deprecated.
+        # Skips an empty split (a validation slice with nothing to spare).
         schema_gen = SchemaGen(
             statistics=statistics_gen.outputs["statistics"],
-            infer_feature_shape=False,
-            exclude_splits=[contracts.VALIDATION_SPLIT])
+            infer_feature_shape=False)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"])

@@ -11,8 +11,9 @@ import tensorflow as tf
 from repo_files import padded_batch
 
 from noisy_rnn.pipeline.config import ModelConfig
-from noisy_rnn.pipeline.trainer import linear_paths, rocket
+from noisy_rnn.pipeline.trainer import linear_paths, rocket, run_fn
 from noisy_rnn.pipeline.trainer.architecture import LINEAR_OFFSET, build_model
+from noisy_rnn.schemas.dataset_spec import load_spec
 
 
 def sequences_of(lengths, channels=3, seed=0):
@@ -232,3 +233,48 @@ def test_sequences_beyond_the_ridge_fit_get_the_layers_own_scores(
     values, mask = padded_batch(lengths, max(lengths))
     served = path.layer(values, mask).numpy()
     np.testing.assert_allclose(path.offsets[rest], served[rest], atol=1e-4)
+
+
+def regression_spec(tmp_path, mode):
+    extra = "window: 8\nhorizon: 1\n" if mode == "windows" else ""
+    split = "{eval_fraction: 0.2}" if mode == "windows" else \
+        "{column: split}"
+    (tmp_path / "dataset.yaml").write_text(
+        f"name: r\ncsv: r.csv\nmode: {mode}\nsequence_id: id\nstep: t\n"
+        f"features: [x]\nlabel: y\ntask: regression\nsplit: {split}\n"
+        f"{extra}")
+    return load_spec(tmp_path / "dataset.yaml", check_csv=False)
+
+
+def test_sequence_regression_keeps_the_path_with_less_leave_one_out_error(
+        tmp_path):
+    """A target per sequence: the MiniRocket ridge regressor beside the
+    ridge AR, the one with the lower leave-one-out squared error kept and
+    the comparison recorded. A sine's frequency (random phase) is not
+    linear in its values: MiniRocket; the last value plus noise is: the
+    AR. Forecasting windows keep the AR alone."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(60)
+    frequencies = rng.uniform(0.05, 0.2, 80)
+    waves = [np.sin(2 * np.pi * f * steps + rng.uniform(0, 2 * np.pi))
+             [:, None] for f in frequencies]
+    config = ModelConfig(rocket_features=840)
+    spec = regression_spec(tmp_path, "sequences")
+    path = run_fn.regression_path(config, spec, waves,
+                                  (frequencies - 0.125) / 0.04)
+    assert isinstance(path.layer, linear_paths.RocketRidge)
+    assert path.offsets.shape == (80, 1)
+    assert re.search(r"kept over the ridge AR by leave-one-out squared "
+                     r"error \(scaled\) ([\d.]+) against ([\d.]+)",
+                     path.choice["reason"])
+    last = np.array([w[-1, 0] for w in waves])
+    path = run_fn.regression_path(config, spec, waves,
+                                  last + 0.01 * rng.normal(size=80))
+    assert isinstance(path.layer, linear_paths.LinearAutoregressive)
+    assert "kept over the MiniRocket ridge" in path.choice["reason"]
+    windows = run_fn.regression_path(config, regression_spec(
+        tmp_path, "windows"), waves, (frequencies - 0.125) / 0.04)
+    assert isinstance(windows.layer, linear_paths.LinearAutoregressive)
+    assert run_fn.regression_path(
+        ModelConfig(rocket_features=0, autoregressive=False), spec, waves,
+        last) is None
