@@ -98,15 +98,46 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
             sequences, np.concatenate([train[1], validation[1]]),
             num_outputs, config.seed, config.rocket_features,
             config.rocket_differences)
-    elif spec.task == "regression" and config.autoregressive:
-        path = linear_paths.fit_autoregressive(
-            sequences, np.concatenate([train[1], validation[1]]))
+    elif spec.task == "regression":
+        path = regression_path(config, spec, sequences, np.concatenate(
+            [train[1], validation[1]]))
+        if path is None:
+            return None, None, None
     else:
         return None, None, None
     logging.info("linear path: %s (%s)", path.choice["value"],
                  path.choice["reason"])
     count = len(train[0])
     return path, path.offsets[:count], path.offsets[count:]
+
+
+def regression_path(config: ModelConfig, spec, sequences, targets):
+    """The regression task's linear path, or None when turned off: the
+    ridge AR over the window (``--autoregressive``); and for a target per
+    sequence (sequences mode, extrinsic regression), a MiniRocket ridge
+    regressor too (``--rocket-features``; the field's standard for it, Tan
+    et al. 2021), the one with the lower leave-one-out squared error kept.
+    Forecasting windows keep the AR alone (LSTNet's highway)."""
+    candidates = []
+    if config.autoregressive:
+        candidates.append(linear_paths.fit_autoregressive(sequences,
+                                                          targets))
+    if spec.mode == "sequences" and config.rocket_features:
+        candidates.append(linear_paths.fit_rocket_ridge(
+            sequences, targets, 1, config.seed, config.rocket_features,
+            config.rocket_differences, regression=True))
+    if not candidates:
+        return None
+    errors = [float(np.mean((c.offsets[:, 0] - targets) ** 2))
+              for c in candidates]
+    best = candidates[int(np.argmin(errors))]
+    if len(candidates) > 1:
+        best.choice = {**best.choice, "reason": best.choice["reason"] + (
+            f"; kept over the " + ("MiniRocket ridge" if best is candidates[0]
+                                   else "ridge AR") +
+            f" by leave-one-out squared error (scaled) "
+            f"{min(errors):.3g} against {max(errors):.3g}")}
+    return best
 
 
 def reference_ar(spec, train, validation):
@@ -258,7 +289,8 @@ def run_fn(fn_args: FnArgs):
         validation_examples, validation_offsets = (train_examples,
                                                    train_offsets)
     if path is not None:  # under the option that turns it off
-        choices["rocket_features" if class_names else
+        choices["rocket_features" if isinstance(
+            path.layer, linear_paths.RocketRidge) else
                 "autoregressive"] = path.choice
     model = build_model(config, len(spec.features), num_outputs,
                         linear_path=path)

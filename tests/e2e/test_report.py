@@ -114,8 +114,9 @@ def test_sequence_regression_report_shows_one_predicted_vs_actual_plot(
         tmp_path):
     """Regression in sequences mode (one value per sequence: each
     JapaneseVowels utterance's length in steps, from its coefficients):
-    through the console script, one predicted-vs-actual plot for all eval
-    sequences, not a forecast plot per sequence."""
+    through the console script, the linear path chosen between the two
+    kinds, and one predicted-vs-actual plot for all eval sequences, not a
+    forecast plot per sequence."""
     with open(REPO / "data" / "japanese_vowels.csv", newline="",
               encoding="utf-8") as f:
         rows = list(csv.reader(f))
@@ -134,6 +135,11 @@ def test_sequence_regression_report_shows_one_predicted_vs_actual_plot(
          "--output", str(tmp_path / "out"), *cli_flags(SHORT),
          *LOOSE_BUDGET_FLAGS], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
+    # A target per sequence: the MiniRocket ridge regressor and the ridge AR
+    # compared, the choice printed.
+    assert re.search(r"chosen from the data: --(rocket-features|"
+                     r"autoregressive) .*; kept over the (ridge AR|MiniRocket "
+                     r"ridge) by leave-one-out squared error", run.stdout)
     probe = check_report_in_browser(
         tmp_path / "out", "lengths", {"predicted vs actual"})
     assert not any(image["alt"].startswith("forecast")
