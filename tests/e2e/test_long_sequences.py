@@ -5,10 +5,8 @@ why), short sequences get no
 downsampling, explicit options are not overridden, and the exported model
 still serves noise-free and deterministically."""
 
-import csv
 import json
 import os
-import pathlib
 import re
 
 from conftest import LOOSE_BUDGETS, SHORT
@@ -18,8 +16,6 @@ from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import runner
 from noisy_rnn.pipeline.trainer import data_defaults, rocket
 from noisy_rnn.schemas import contracts
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def data_choices(config):
@@ -83,51 +79,3 @@ def test_long_sequences_are_downsampled_near_the_target(tmp_path):
     assert summary.metrics["sparse_categorical_accuracy"] > 0.8
     assert summary.pushed_path
 
-
-def test_one_training_sequence_per_class_trains_without_a_slice(tmp_path):
-    """One training sequence per speaker (the archive's Fungi and PigCVP
-    kind): no class can spare one for the validation slice, so it is
-    empty. The run goes on and says so: early stopping off (every round
-    run, scored on the training data), the MiniRocket path fitted on the
-    9 sequences once (not twice), and a model that serves noise-free."""
-    with open(os.path.join(REPO, "data", "japanese_vowels.csv"),
-              encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
-    kept, speakers = set(), set()
-    for row in body:  # the first training sequence of each speaker
-        if row[-1] == "train" and row[-2] not in speakers:
-            speakers.add(row[-2])
-            kept.add(row[0])
-    body = [r for r in body if r[0] in kept or
-            (r[-1] == "eval" and int(r[0].split("-")[-1]) % 8 == 0)]
-    folder = tmp_path / "one_each"
-    folder.mkdir()
-    with open(folder / "data.csv", "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([header, *body])
-    spec_text = (REPO / "schemas" / "japanese_vowels" /
-                 "dataset.yaml").read_text(encoding="utf-8")
-    (folder / "dataset.yaml").write_text(
-        re.sub(r"(?m)^csv: .*$", "csv: data.csv", spec_text),
-        encoding="utf-8")
-    config = PipelineConfig(dataset=str(folder / "dataset.yaml"),
-                            output=str(tmp_path / "run"),
-                            model=ModelConfig(**SHORT), min_accuracy=0.0,
-                            latency_budgets_ms=LOOSE_BUDGETS)
-    summary = runner.run(config)
-    assert summary.example_counts["examples_train"] == 9
-    assert summary.example_counts["examples_validation"] == 0
-    choice = data_choices(config)["early_stopping_patience"]
-    assert choice["value"] == 0
-    assert choice["reason"].startswith(
-        "the validation slice is empty: 9 training sequences leave none to "
-        "spare at --validation-fraction 0.15")
-    assert "over 9 training sequences" in \
-        data_choices(config)["rocket_features"]["reason"]
-    root = os.path.join(config.pipeline_root, "Trainer", "model_run")
-    with open(os.path.join(root, max(os.listdir(root), key=int),
-                           contracts.HISTORY_FILE), encoding="utf-8") as f:
-        history = json.load(f)
-    assert history["step"][-1] == SHORT["train_steps"]  # never stopped
-    assert summary.serving_blessed is True
-    assert summary.pushed_path

@@ -6,8 +6,6 @@ script (regression), whose terminal output is also checked: our lines
 only, the libraries' output in the run's log file.
 """
 
-import collections
-import csv
 import os
 import pathlib
 import re
@@ -19,7 +17,6 @@ from browser import open_report
 from conftest import LOOSE_BUDGET_FLAGS, SHORT
 
 NOISY_RNN = pathlib.Path(sys.executable).with_name("noisy-rnn")
-REPO = pathlib.Path(__file__).resolve().parents[2]
 SECTIONS = ["summary", "data", "tuning", "training", "evaluation", "serving"]
 SCREENSHOTS = os.environ.get("REPORT_SCREENSHOTS")  # folder, optional
 
@@ -108,43 +105,6 @@ def test_regression_report_shows_forecast_against_the_references(co2_cli_run):
     assert re.search(r"model MAE [\d.]+, persistence MAE [\d.]+, "
                      r"least-squares AR MAE [\d.]+", probe["text"])
     assert "windows skipped" in probe["text"]
-
-
-def test_sequence_regression_report_shows_one_predicted_vs_actual_plot(
-        tmp_path):
-    """Regression in sequences mode (one value per sequence: each
-    JapaneseVowels utterance's length in steps, from its coefficients):
-    through the console script, the linear path chosen between the two
-    kinds, and one predicted-vs-actual plot for all eval sequences, not a
-    forecast plot per sequence."""
-    with open(REPO / "data" / "japanese_vowels.csv", newline="",
-              encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    lengths = collections.Counter(row[0] for row in rows[1:])
-    with open(tmp_path / "lengths.csv", "w", newline="",
-              encoding="utf-8") as f:
-        csv.writer(f).writerows([rows[0][:-2] + ["steps", "split"]] + [
-            row[:-2] + [lengths[row[0]], row[-1]] for row in rows[1:]])
-    (tmp_path / "dataset.yaml").write_text(
-        "name: lengths\ncsv: lengths.csv\nmode: sequences\n"
-        "sequence_id: sequence_id\nstep: step\nfeatures: [" +
-        ", ".join(f"c{i}" for i in range(12)) + "]\nlabel: steps\n"
-        "task: regression\nsplit: {column: split}\n")
-    run = subprocess.run(
-        [str(NOISY_RNN), "run", "--dataset", str(tmp_path / "dataset.yaml"),
-         "--output", str(tmp_path / "out"), *cli_flags(SHORT),
-         *LOOSE_BUDGET_FLAGS], capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    # A target per sequence: the MiniRocket ridge regressor and the ridge AR
-    # compared, the choice printed.
-    assert re.search(r"chosen from the data: --(rocket-features|"
-                     r"autoregressive) .*; kept over the (ridge AR|MiniRocket "
-                     r"ridge) by leave-one-out squared error", run.stdout)
-    probe = check_report_in_browser(
-        tmp_path / "out", "lengths", {"predicted vs actual"})
-    assert not any(image["alt"].startswith("forecast")
-                   for image in probe["images"])
-    assert re.search(r"model MAE [\d.]+ over 370 sequences", probe["text"])
 
 
 def test_a_default_run_prints_only_our_lines_and_logs_the_rest(co2_cli_run):
