@@ -149,7 +149,7 @@ def _file_parts(csv_path, f):
         if data:
             data = carry + data
             cut = data.rfind(b"\n") + 1
-            if not cut:  # no line end yet: read on
+            if not cut:  # no line feed yet (or lone CRs only): read on
                 carry = data
                 continue
             raw, carry = data[:cut], data[cut:]
@@ -193,10 +193,10 @@ def _sequences_in_bucket(keyed_pieces):
     for sequence_id, chunk in itertools.chain.from_iterable(pieces):
         chunks[sequence_id].append(rules.Chunk(*chunk))
     for sequence_id in sorted(chunks):
-        pieces = chunks[sequence_id]
-        if len(pieces) > 1:
-            pieces.sort(key=lambda c: np.frombuffer(c.lines, np.int64, 1)[0])
-        yield sequence_id, rules.merge_chunks(pieces)
+        found = chunks[sequence_id]
+        if len(found) > 1:  # by first line: a file's parts in file order
+            found.sort(key=lambda c: np.frombuffer(c.lines, np.int64, 1)[0])
+        yield sequence_id, rules.merge_chunks(found)
 
 
 def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0):

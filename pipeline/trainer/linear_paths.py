@@ -10,7 +10,8 @@ trained network corrects.
 - Regression: `LinearAutoregressive`, a ridge linear map of each window's
   values to the target (LSTNet's "highway", Lai et al. 2018), its penalty
   chosen the same way: the recurrent branch models what a linear AR
-  cannot.
+  cannot. For a target per sequence (extrinsic regression), `RocketRidge`
+  as a ridge regressor is the other candidate (`run_fn.regression_path`).
 
 Both are fixed (non-trainable weights, constants of the SavedModel). The
 network's logits or prediction are ``scale * linear + branch_scale *
@@ -92,7 +93,8 @@ def best_logit_scale(scores, labels):
 
 @tf_keras.saving.register_keras_serializable(package="noisy_rnn")
 class RocketRidge(tf_keras.layers.Layer):
-    """Ridge classifier scores ``[batch, classes]`` on the standardised
+    """Ridge scores ``[batch, classes]`` (a classifier's; with one output
+    and regression targets, a regressor's prediction) on the standardised
     features of one or more `MaskedMiniRocket` banks (``banks``: their
     keyword arguments) of ``(values, mask)``; every weight fixed (set by
     `fit_rocket_ridge`)."""

@@ -85,8 +85,9 @@ def choose_from_data(config: ModelConfig, lengths):
 def fit_linear_path(config: ModelConfig, spec, train, validation,
                     num_outputs):
     """The fixed linear path for this task (`linear_paths`), or None when
-    turned off: classification a MiniRocket ridge, regression a ridge AR,
-    each fitted on the training and validation sequences with its penalty
+    turned off: classification a MiniRocket ridge, regression a ridge AR or
+    MiniRocket ridge regressor (`regression_path`), each fitted on the
+    training and validation sequences with its penalty
     chosen by leave-one-out error; the offsets are its leave-one-out
     outputs. ``train`` and ``validation`` are `as_arrays` pairs
     (``validation`` None without a slice). Returns ``(path, train_offsets,
@@ -214,8 +215,8 @@ def load_data(fn_args, config: ModelConfig, spec, validation=True):
     training split again) or with an empty one (too few training sequences
     to spare one, e.g. one per class), there is none: eval rounds score the
     training data, early stopping is off (the last round is kept, as
-    ``--early-stopping-patience 0``), and the run records why
-    (``choices["validation"]``)."""
+    ``--early-stopping-patience 0``), and for an empty slice the run
+    records why (``choices["early_stopping_patience"]``)."""
     tf_transform_output = tft.TFTransformOutput(
         fn_args.transform_graph_path or fn_args.transform_output)
     class_names = []

@@ -17,9 +17,9 @@ SECTIONS = (("summary", "Run summary"), ("data", "Data"),
             ("tuning", "Tuning"), ("training", "Training"), ("evaluation", "Evaluation"),
             ("serving", "Serving"))
 MAIN_METRICS = ("sparse_categorical_accuracy", "mean_absolute_error")
-# Reference forecasts in `collect.predictions` -> their names in the report.
 # Forecast plots drawn, at most (each ~0.2 s; a series per plot).
 MAX_FORECAST_PLOTS = 8
+# Reference forecasts in `collect.predictions` -> their names in the report.
 REFERENCES = {"persistence": "persistence",
               contracts.LEAST_SQUARES_AR: "least-squares AR"}
 
