@@ -419,14 +419,23 @@ def prediction_plots(view):
                       "confusion matrix") +
                 image(plots.per_class_accuracy(names, per_class),
                       "per-class accuracy"))
-    if view.spec.mode == "sequences":  # one value per sequence
+    return regression_plots(found, view.spec)
+
+
+def regression_plots(found, spec):
+    """The regression part of the evaluation section from
+    `collect.predictions`' ``found``: for a target per sequence one
+    predicted-vs-actual plot; for forecasting windows a plot per series
+    (at most `MAX_FORECAST_PLOTS`, the rest named by count) with each
+    reference forecast's MAE."""
+    if spec.mode == "sequences":  # one value per sequence
         actual = np.array(found["actual"], float)
         predicted = np.array(found["predicted"], float)
         return ("<h3>Predicted vs actual (eval sequences)</h3>"
                 f"<p>model MAE {np.mean(np.abs(predicted - actual)):.4g} "
                 f"over {len(actual)} sequences</p>" +
                 image(plots.actual_vs_predicted(actual, predicted,
-                                                view.spec.label),
+                                                spec.label),
                       "predicted vs actual"))
     parts = ["<h3>Forecast vs actual (eval windows)</h3>"]
     series = np.array(found["series"])
@@ -449,7 +458,7 @@ def prediction_plots(view):
         parts.append(f"<p>{line} over {len(actual)} windows</p>")
         parts.append(image(plots.forecast(
             np.array(found["step"])[chosen][order], actual, predicted,
-            references, view.spec.label), f"forecast {name}"))
+            references, spec.label), f"forecast {name}"))
     return "".join(parts)
 
 
