@@ -282,15 +282,21 @@ def summary(results):
     return lines
 
 
+def dataset_runs(name, args, model_options, ts_dir, task):
+    """`pipeline_accuracy` of one dataset, converted for ``task``, into
+    ``<work>/runs/<name>/<model options or "default">``."""
+    spec, _ = convert(os.path.join(ts_dir, name), name,
+                      os.path.join(args.work, "specs", name), task)
+    tag = "-".join(f"{k}={v}" for k, v in model_options.items())
+    return pipeline_accuracy(
+        spec, os.path.join(args.work, "runs", name, tag or "default"),
+        args.seeds, model_options)
+
+
 def regression_line(name, args, model_options, ts_dir):
     """The pipeline's test RMSE per seed on an extrinsic regression
     dataset, beside the published RMSEs."""
-    spec, _ = convert(os.path.join(ts_dir, name), name,
-                      os.path.join(args.work, "specs", name), "regression")
-    tag = "-".join(f"{k}={v}" for k, v in model_options.items())
-    runs = pipeline_accuracy(
-        spec, os.path.join(args.work, "runs", name, tag or "default"),
-        args.seeds, model_options)
+    runs = dataset_runs(name, args, model_options, ts_dir, "regression")
     rmse = [r for r, _, _ in runs]
     published = ", ".join(
         f"{m} {v:.4g}" for m, v in zip(PUBLISHED_RMSE_METHODS,
@@ -337,12 +343,8 @@ def main():
                 f" (band {found['dtw_window'] or 'none'}; "
                 f"{found['baseline_seconds']:.0f} s)")
         if not args.baselines_only:
-            spec, _ = convert(os.path.join(ts_dir, name), name,
-                              os.path.join(args.work, "specs", name))
-            tag = "-".join(f"{k}={v}" for k, v in model_options.items())
-            runs = pipeline_accuracy(
-                spec, os.path.join(args.work, "runs", name, tag or "default"),
-                args.seeds, model_options)
+            runs = dataset_runs(name, args, model_options, ts_dir,
+                                "classification")
             accuracies = [a for a, _, _ in runs]
             results[name] = statistics.mean(accuracies)
             line += (f"; pipeline {' '.join(f'{a:.3f}' for a in accuracies)}"
