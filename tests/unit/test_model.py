@@ -81,6 +81,31 @@ def test_label_smoothing_changes_the_training_loss_not_the_eval_loss():
         plain_train(labels, logits))
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_eval_metrics_give_what_the_keras_metrics_give(seed):
+    """The eval rounds' numpy metrics against tf_keras' own on the same
+    outputs: accuracy bit for bit (ties in the logits included: the first
+    maximum wins in both), MAE to float32 rounding."""
+    import tf_keras  # pylint: disable=import-outside-toplevel
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(45, 9)).astype(np.float32)
+    logits[:5] = 1.0  # ties
+    labels = rng.integers(0, 9, 45)
+    accuracy = loss_and_metric(9)[2]
+    keras_accuracy = tf_keras.metrics.SparseCategoricalAccuracy()
+    keras_accuracy.update_state(labels, logits)
+    assert accuracy.name == "accuracy"
+    assert accuracy(labels, logits) == float(keras_accuracy.result())
+    outputs = rng.normal(size=(61, 1)).astype(np.float32)
+    targets = rng.normal(size=61).astype(np.float32)
+    mae = loss_and_metric(1)[2]
+    keras_mae = tf_keras.metrics.MeanAbsoluteError()
+    keras_mae.update_state(targets, outputs[:, 0])
+    assert mae.name == "mae"
+    assert mae(targets, outputs) == pytest.approx(
+        float(keras_mae.result()), rel=1e-6)
+
+
 @pytest.mark.parametrize("option, value, message", [
     ("conv_filters", -1, "--conv-filters: must be >= 0"),
     ("label_smoothing", 1.0, "--label-smoothing: must be in [0, 1)"),
