@@ -33,8 +33,8 @@ venv: $(STAMP)
 # uv (pinned in the lock) installs the lock: from its cache in seconds,
 # where pip takes minutes to unpack the same 3 GB of wheels. Unlike pip, uv
 # writes no bytecode unless asked: without it, and where
-# PYTHONDONTWRITEBYTECODE is set (as on these machines), every process that
-# imports TFX compiles ~5,000 modules again (~8 s of each run's start-up).
+# PYTHONDONTWRITEBYTECODE is set (some machines set it), every process that
+# imports TFX compiles ~5,500 modules again (~8 s of each run's start-up).
 $(STAMP): requirements.lock setup.py
 	@py="$(find_python310)"; \
 	if [ -z "$$py" ]; then \

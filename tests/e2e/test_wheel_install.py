@@ -46,8 +46,8 @@ def installed(tmp_path_factory):
     _run([sys.executable, "-m", "venv", venv], cwd=work)
     # uv from the lock, as `make venv` installs it: from its cache in
     # seconds (pip takes minutes to unpack the same 3 GB). Without
-    # --compile-bytecode: its ~40 s would buy back ~8 s in each of the
-    # four processes here that import TensorFlow, a wash.
+    # --compile-bytecode: compiling takes ~40 s, about what it would save
+    # the few processes here that import TensorFlow (~8 s each).
     uv = [pathlib.Path(sys.executable).with_name("uv"), "pip", "install",
           "-q", "--python", venv / "bin" / "python", "--no-deps"]
     _run(uv + ["-r", REPO / "requirements.lock"], cwd=work)
