@@ -94,17 +94,15 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
     validation_offsets)``."""
     validation = validation or ([], np.zeros(0, train[1].dtype))
     sequences = train[0] + validation[0]
+    labels = np.concatenate([train[1], validation[1]])
+    path = None
     if spec.task == "classification" and config.rocket_features:
         path = linear_paths.fit_rocket_ridge(
-            sequences, np.concatenate([train[1], validation[1]]),
-            num_outputs, config.seed, config.rocket_features,
-            config.rocket_differences)
+            sequences, labels, num_outputs, config.seed,
+            config.rocket_features, config.rocket_differences)
     elif spec.task == "regression":
-        path = regression_path(config, spec, sequences, np.concatenate(
-            [train[1], validation[1]]))
-        if path is None:
-            return None, None, None
-    else:
+        path = regression_path(config, spec, sequences, labels)
+    if path is None:
         return None, None, None
     logging.info("linear path: %s (%s)", path.choice["value"],
                  path.choice["reason"])
