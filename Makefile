@@ -8,7 +8,7 @@
 #   make demo   plain-Keras look: stock vs noisy GRUs on JapaneseVowels
 #   make bench  layer speed benchmark (prints a table)
 #   make serving-bench  pushed noisy model vs stock GRU serving latency
-#   make pipeline-bench  wall time of 5 fresh JapaneseVowels runs + a cached one
+#   make pipeline-bench  wall time of 5 fresh JapaneseVowels runs + 2 reruns
 #   make airflow-venv  .venv-airflow: Airflow 2 + this project (deploy/airflow/)
 
 VENV   := .venv

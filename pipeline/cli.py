@@ -252,6 +252,17 @@ def _cmd_run(args):
     console.echo(f"pipeline {config.pipeline_name}: {config.spec.path} -> "
                  f"{config.output}")
     console.echo(f"log: {console.log_path}")
+    from noisy_rnn.pipeline.ops import up_to_date
+    previous = up_to_date.previous_run(config)
+    if previous:  # nothing would execute: said without importing TFX
+        console.echo(f"up to date: data, spec, options, code and outputs "
+                     f"are as the run finished at {previous['finished']} "
+                     f"left them; nothing ran (--no-cache runs every "
+                     f"component again). That run:")
+        for line in previous["lines"]:
+            console.echo(line)
+        _finish(console)
+    up_to_date.forget_run(config)
     started_ms = int(time.time() * 1000)
     from noisy_rnn.pipeline.ops import \
         runner  # imports TensorFlow: after the console
@@ -270,7 +281,14 @@ def _cmd_run(args):
         first = (str(error).strip().splitlines() or [""])[0]
         console.error(f"pipeline failed{where}: {first[:400]}")
         _finish(console, 1)
-    runner.print_summary(summary, echo=console.echo)
+    lines = []  # the summary, kept for an identical rerun
+
+    def echo(line=""):
+        lines.append(line)
+        console.echo(line)
+
+    runner.print_summary(summary, echo=echo)
+    up_to_date.record_run(config, lines)
     _finish(console)
 
 

@@ -129,6 +129,53 @@ def test_a_default_run_prints_only_our_lines_and_logs_the_rest(co2_cli_run):
         assert line in text
 
 
+def summary_lines(stdout):
+    """A run's printed summary: from ``pipeline finished in`` on."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("pipeline finished in "))
+    return lines[start:]
+
+
+def test_an_identical_rerun_is_up_to_date_without_tensorflow(co2_cli_run):
+    """The same command again: the last run's summary, said without
+    importing TensorFlow (imports are traced into the run's log), MLMD and
+    the report untouched. Once MLMD has changed (as another run or a
+    retrain would change it), the pipeline runs, each component from TFX's
+    cache."""
+    output, first = co2_cli_run
+    assert first.returncode == 0, first.stderr
+    command = [str(NOISY_RNN), "run", "--dataset", "co2", "--output",
+               str(output), *cli_flags(SHORT), *LOOSE_BUDGET_FLAGS]
+    metadata = output / "metadata.sqlite"
+    report = output / "report" / "index.html"
+    untouched = (metadata.stat().st_mtime_ns, report.stat().st_mtime_ns)
+    logs = set((output / "logs").iterdir())
+    again = subprocess.run(command, capture_output=True, text=True,
+                           check=False,
+                           env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"))
+    assert again.returncode == 0, again.stderr
+    printed = again.stdout.splitlines()
+    assert printed[2].startswith("up to date: data, spec, options, code and "
+                                 "outputs are as the run finished at ")
+    assert printed[3:] == summary_lines(first.stdout)
+    assert (metadata.stat().st_mtime_ns,
+            report.stat().st_mtime_ns) == untouched
+    [log] = set((output / "logs").iterdir()) - logs
+    imported = log.read_text()
+    assert "| noisy_rnn.pipeline.ops.up_to_date" in imported  # traced
+    assert "| tensorflow" not in imported and "| tfx" not in imported
+
+    stat = metadata.stat()
+    os.utime(metadata, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    rerun = subprocess.run(command, capture_output=True, text=True,
+                           check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "up to date" not in rerun.stdout
+    assert re.search(r"^pipeline finished in [\d.]+ s; executed: nothing "
+                     r"\(all cached\)$", rerun.stdout, re.M)
+
+
 def test_report_of_a_folder_without_a_run_names_what_is_missing(tmp_path):
     run = subprocess.run([str(NOISY_RNN), "report", "--output",
                           str(tmp_path)], capture_output=True, text=True,
