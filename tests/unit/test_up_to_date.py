@@ -6,33 +6,23 @@ import os
 import shutil
 
 import pytest
+from repo_files import load_script
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import up_to_date
 
-SPEC = """\
-name: toy
-csv: toy.csv
-mode: sequences
-sequence_id: id
-step: t
-features: [a, b]
-label: y
-task: classification
-split: {column: split}
-"""
+synthetic = load_script("data/synthetic.py")
 
 
 @pytest.fixture(name="setup")
 def fixture_setup(tmp_path):
-    """A spec, its CSV and a config writing into ``out``."""
-    (tmp_path / "toy.csv").write_text("id,t,a,b,y,split\n"
-                                      "1,0,0.1,0.2,x,train\n")
-    (tmp_path / "dataset.yaml").write_text(SPEC)
+    """A generated dataset (spec and CSV) and a config writing into
+    ``out``."""
+    spec = synthetic.write_dataset(tmp_path, count=20)
 
     def config(**options):
-        return PipelineConfig(dataset=str(tmp_path / "dataset.yaml"),
-                              output=str(tmp_path / "out"), **options)
+        return PipelineConfig(dataset=spec, output=str(tmp_path / "out"),
+                              **options)
     return tmp_path, config
 
 
@@ -51,7 +41,7 @@ def test_the_fingerprint_moves_with_everything_a_run_depends_on(setup):
         assert fingerprint not in seen
         seen.append(fingerprint)
 
-    touch_later(tmp_path / "toy.csv")  # the data, as TFX fingerprints it
+    touch_later(tmp_path / "sines.csv")  # the data, as TFX fingerprints it
     changed(up_to_date.fingerprint(config()))
     with open(tmp_path / "dataset.yaml", "a") as f:  # the spec's text
         f.write("# a comment\n")
@@ -59,7 +49,7 @@ def test_the_fingerprint_moves_with_everything_a_run_depends_on(setup):
     changed(up_to_date.fingerprint(config(model=ModelConfig(units=8))))
     changed(up_to_date.fingerprint(config(min_accuracy=0.9)))
     out = tmp_path / "out"
-    (out / "serving" / "toy" / "1").mkdir(parents=True)  # a pushed version
+    (out / "serving" / "sines" / "1").mkdir(parents=True)  # a pushed version
     changed(up_to_date.fingerprint(config()))
     (out / "metadata.sqlite").write_bytes(b"runs")  # MLMD
     changed(up_to_date.fingerprint(config()))
@@ -75,10 +65,10 @@ def test_every_file_of_the_spans_folder_counts(setup):
     tmp_path, config = setup
     span = tmp_path / "in" / "span-1"
     span.mkdir(parents=True)
-    shutil.copy(tmp_path / "toy.csv", span / "toy.csv")
+    shutil.copy(tmp_path / "sines.csv", span / "sines.csv")
     first = up_to_date.fingerprint(config(spans_dir=str(tmp_path / "in")))
     (tmp_path / "in" / "span-2").mkdir()
-    shutil.copy(tmp_path / "toy.csv", tmp_path / "in" / "span-2" / "toy.csv")
+    shutil.copy(tmp_path / "sines.csv", tmp_path / "in" / "span-2" / "sines.csv")
     assert up_to_date.fingerprint(
         config(spans_dir=str(tmp_path / "in"))) != first
 
@@ -93,7 +83,7 @@ def test_a_recorded_run_is_offered_while_nothing_changes(setup):
     assert record["lines"] == ["pipeline finished in 1.0 s", "x"]
     assert up_to_date.previous_run(config(enable_cache=False)) is None
     assert up_to_date.previous_run(config(max_mae=1.0)) is None
-    touch_later(tmp_path / "toy.csv")
+    touch_later(tmp_path / "sines.csv")
     assert up_to_date.previous_run(config()) is None
     up_to_date.record_run(config(), ["again"])
     up_to_date.forget_run(config())
