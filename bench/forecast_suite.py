@@ -32,8 +32,12 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from uea_suite import (WHEEL, fetch_archive,  # noqa: E402  pylint: disable=wrong-import-position
+from uea_suite import (ARCHIVES, fetch_archive,  # noqa: E402  pylint: disable=wrong-import-position
                        parse_model_options)
+
+# The sktime wheel of uea_suite's archives: it bundles the series' CSVs.
+WHEEL = next(wheel for wheel, requirement, *_ in ARCHIVES
+             if requirement.startswith("sktime=="))
 
 # name: (CSV in the wheel, time column, {column: feature}, label feature,
 #        window, season or None, description)

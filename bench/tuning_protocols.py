@@ -37,7 +37,7 @@ def main():
     from noisy_rnn.pipeline.config import (ModelConfig, PipelineConfig,
                                            TuneConfig)
     from noisy_rnn.pipeline.ops import runner
-    from noisy_rnn.pipeline.trainer.tuning import paired_gain
+    from noisy_rnn.pipeline.trainer.paired import paired_gain
     path_off = {} if args.with_path else {"rocket_features": 0,
                                            "autoregressive": False}
     space = {"noise": ["none", "additive"], "noise_std": [0.3]}

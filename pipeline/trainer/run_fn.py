@@ -101,7 +101,10 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
             sequences, labels, num_outputs, config.seed,
             config.rocket_features, config.rocket_differences)
     elif spec.task == "regression":
-        path = regression_path(config, spec, sequences, labels)
+        # Forecasting windows: the slice is the latest of each series.
+        path = regression_path(
+            config, spec, sequences, labels,
+            len(validation[0]) if spec.mode == "windows" else 0)
     if path is None:
         return None, None, None
     logging.info("linear path: %s (%s)", path.choice["value"],
@@ -110,17 +113,20 @@ def fit_linear_path(config: ModelConfig, spec, train, validation,
     return path, path.offsets[:count], path.offsets[count:]
 
 
-def regression_path(config: ModelConfig, spec, sequences, targets):
+def regression_path(config: ModelConfig, spec, sequences, targets,
+                    validation_count=0):
     """The regression task's linear path, or None when turned off: the
-    ridge AR over the window (``--autoregressive``); and for a target per
+    ridge AR over the window (``--autoregressive``; the last
+    ``validation_count`` windows are the validation slice, see
+    `linear_paths.fit_autoregressive`); and for a target per
     sequence (sequences mode, extrinsic regression), a MiniRocket ridge
     regressor too (``--rocket-features``; the field's standard for it, Tan
     et al. 2021), the one with the lower leave-one-out squared error kept.
     Forecasting windows keep the AR alone (LSTNet's highway)."""
     candidates = []
     if config.autoregressive:
-        candidates.append(linear_paths.fit_autoregressive(sequences,
-                                                          targets))
+        candidates.append(linear_paths.fit_autoregressive(
+            sequences, targets, validation_count))
     if spec.mode == "sequences" and config.rocket_features:
         candidates.append(linear_paths.fit_rocket_ridge(
             sequences, targets, 1, config.seed, config.rocket_features,

@@ -11,6 +11,7 @@ import tf_keras
 from absl import logging
 
 from noisy_rnn.pipeline.config import ModelConfig
+from noisy_rnn.pipeline.trainer import paired
 from noisy_rnn.pipeline.trainer.architecture import LINEAR_OFFSET
 from noisy_rnn.pipeline.trainer.progress import TrainingProgress, noise_stds
 from noisy_rnn.pipeline.trainer.weight_average import WeightAverage
@@ -85,11 +86,7 @@ def prefer_branches_alone(with_path, alone):
     the per-example validation losses: lower by more than the paired
     standard error of the difference (a chance dip on a small slice does
     not drop a strong path; the Tuner's noise rule, one SE)."""
-    differences = np.asarray(with_path) - np.asarray(alone)
-    if len(differences) < 2:
-        return False
-    error = differences.std(ddof=1) / np.sqrt(len(differences))
-    return differences.mean() > error
+    return paired.beats(with_path, alone)
 
 
 def train(model, train_data, eval_data, config: ModelConfig, log_dir,

@@ -27,7 +27,6 @@ noise-free one.
 import dataclasses
 import itertools
 import json
-import math
 import os
 import tempfile
 import time
@@ -45,6 +44,7 @@ from noisy_rnn.pipeline.config import (ModelConfig, TuneConfig,
 from noisy_rnn.pipeline.trainer import run_fn as trainer
 from noisy_rnn.pipeline.trainer.architecture import build_model
 from noisy_rnn.pipeline.trainer.inputs import batched
+from noisy_rnn.pipeline.trainer.paired import paired_gain
 from noisy_rnn.pipeline.trainer.training import train
 from noisy_rnn.schemas.dataset_spec import DatasetSpec
 
@@ -117,17 +117,6 @@ def has_noise(setting, defaults: ModelConfig):
 
 
 # --- The choice ------------------------------------------------------------
-
-def paired_gain(reference, candidate):
-    """``(gain, standard error)``: how much lower ``candidate``'s losses are
-    than ``reference``'s, run by run (same seed or fold), and the standard
-    error of that mean difference (inf with one run)."""
-    differences = np.asarray(reference) - np.asarray(candidate)
-    if len(differences) < 2:
-        return float(differences.mean()), math.inf
-    return (float(differences.mean()),
-            float(differences.std(ddof=1) / math.sqrt(len(differences))))
-
 
 #: The smallest gain, as a fraction of the best noise-free setting's mean
 #: loss, for which noise counts as having helped, whatever the standard

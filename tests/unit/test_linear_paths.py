@@ -160,6 +160,58 @@ def test_autoregressive_path_recovers_a_linear_process():
     assert path.offsets.shape == (300, 1)  # leave-one-out, each window
 
 
+def latest_windows_case(seed, growth=10.0):
+    """``(inputs, targets)``: 120 noisy windows of small swings, then 20
+    validation windows whose swings are ``growth`` times larger and
+    noise-free (a growing seasonal swing, as in the airline series; 1:
+    like the others, noise and all)."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(0, 0.3, size=(140, 4))
+    targets = 3 * inputs[:, -1] + rng.normal(0, 1, size=140)
+    if growth != 1:
+        inputs[120:] *= growth
+        targets[120:] = 3 * inputs[120:, -1]
+    return inputs.astype(np.float32), targets.astype(np.float32)
+
+
+def test_least_squares_is_kept_when_it_forecasts_the_latest_windows_better():
+    """A penalty that leave-one-out could choose for the noisy earlier
+    windows shrinks the forecast of larger latest swings: least squares
+    forecasts them better, by more than one standard error. Where the
+    latest windows are like the others, or too few to tell, the penalty
+    stays."""
+    alpha = linear_paths.AR_ALPHAS[12]  # 100
+    better = linear_paths.least_squares_forecasts_better
+    for seed in range(3):
+        assert better(*latest_windows_case(seed), 20, alpha)
+        assert not better(*latest_windows_case(seed, growth=1), 20,
+                          linear_paths.AR_ALPHAS[7])  # 0.3
+    inputs, targets = latest_windows_case(0)
+    assert not better(inputs, targets, 1, alpha)  # one window: no spread
+    assert not better(inputs, targets, 20, linear_paths.AR_ALPHAS[0])
+    assert not better(inputs[:24], targets[:24], 20, alpha)  # 4 to fit 4
+
+
+def test_the_ar_path_says_which_penalty_the_latest_windows_chose():
+    """Through `fit_autoregressive` (leave-one-out over all 140 windows
+    first): swings 3x larger in the slice tip it to least squares in this
+    draw (in 2 of 5 seeds: the rule is conservative); the same windows
+    without the growth keep leave-one-out's penalty."""
+    inputs, targets = latest_windows_case(0, growth=3)
+    path = linear_paths.fit_autoregressive(
+        [row[:, None] for row in inputs], targets, 20)
+    assert path.choice["value"].endswith(
+        f"ridge alpha {linear_paths.AR_ALPHAS[0]:.3g}")
+    assert path.choice["reason"].startswith(
+        "least squares: it forecast the 20 validation windows better than "
+        "leave-one-out's penalty by more than one standard error")
+    inputs, targets = latest_windows_case(0, growth=1)
+    path = linear_paths.fit_autoregressive(
+        [row[:, None] for row in inputs], targets, 20)
+    assert path.choice["reason"].startswith(
+        "penalty by leave-one-out over 140 training and validation windows")
+
+
 def test_autoregressive_path_reads_each_sequence_s_own_last_steps():
     layer = linear_paths.LinearAutoregressive(lags=3, num_channels=1)
     layer.ar_kernel.assign([[1.0], [10.0], [100.0]])

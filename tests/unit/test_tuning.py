@@ -12,11 +12,12 @@ from noisy_rnn.pipeline.config import (TUNE_SPACE, ModelConfig,
                                        PipelineConfig, TuneConfig)
 from noisy_rnn.pipeline.pipeline import create_pipeline
 from noisy_rnn.pipeline.trainer import run_fn
+from noisy_rnn.pipeline.trainer.paired import paired_gain
 from noisy_rnn.pipeline.trainer.tuning import (NOISE_MIN_RELATIVE_GAIN,
                                                candidate_settings,
                                                choose_setting, cv_folds,
                                                has_noise, noise_sentence,
-                                               paired_gain, runs_for)
+                                               runs_for)
 from noisy_rnn.schemas.dataset_spec import SpecError, load_spec
 
 SPEC = "schemas/japanese_vowels/dataset.yaml"
