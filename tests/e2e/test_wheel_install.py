@@ -20,11 +20,8 @@ SHORT_RUN = ["--units", "16", "--train-steps", "40", "--eval-every", "20",
 
 def _run(command, cwd, extra_env=None, **kwargs):
     """Runs ``command`` without the test process's Python path (with
-    ``extra_env`` set); fails the test with its output if it fails. Python
-    may write bytecode (the venv is installed without it): the first
-    process that imports TensorFlow compiles it, the next ones reuse it."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    ``extra_env`` set); fails the test with its output if it fails."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(extra_env or {})
     done = subprocess.run([str(c) for c in command], cwd=cwd, env=env,
                           capture_output=True, text=True, check=False,
@@ -49,8 +46,8 @@ def installed(tmp_path_factory):
     _run([sys.executable, "-m", "venv", venv], cwd=work)
     # uv from the lock, as `make venv` installs it: from its cache in
     # seconds (pip takes minutes to unpack the same 3 GB). Without
-    # --compile-bytecode (~40 s for all of it): the processes here compile
-    # what they import, once (see `_run`).
+    # --compile-bytecode: compiling takes ~40 s, about what it would save
+    # the few processes here that import TensorFlow (~8 s each).
     uv = [pathlib.Path(sys.executable).with_name("uv"), "pip", "install",
           "-q", "--python", venv / "bin" / "python", "--no-deps"]
     _run(uv + ["-r", REPO / "requirements.lock"], cwd=work)
