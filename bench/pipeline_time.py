@@ -86,6 +86,9 @@ def main():
                           check=True)
     identical_wall = time.perf_counter() - start
     answer = (done.stdout.splitlines()[2:3] or [""])[0]
+    if not answer.startswith("up to date"):
+        raise SystemExit(f"error: the identical rerun was not answered as up "
+                         f"to date:\n{done.stdout}")
     os.remove(os.path.join(root, f"run{last}", up_to_date.RECORD))
     cached_wall, cached_pipeline, cached = timed_run(command(last),
                                                      config(last))

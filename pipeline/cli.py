@@ -253,7 +253,8 @@ def _cmd_run(args):
                  f"{config.output}")
     console.echo(f"log: {console.log_path}")
     from noisy_rnn.pipeline.ops import up_to_date
-    previous = up_to_date.previous_run(config)
+    before = up_to_date.fingerprint(config)
+    previous = up_to_date.previous_run(config, before)
     if previous:  # nothing would execute: said without importing TFX
         console.echo(f"up to date: data, spec, options, code and outputs "
                      f"are as the run finished at {previous['finished']} "
@@ -288,7 +289,12 @@ def _cmd_run(args):
         console.echo(line)
 
     runner.print_summary(summary, echo=echo)
-    up_to_date.record_run(config, lines)
+    try:
+        up_to_date.record_run(config, lines, before)
+    except Exception as error:  # pylint: disable=broad-except
+        # The run stands; the next identical one goes through TFX.
+        console.echo(f"up-to-date record not written: "
+                     f"{type(error).__name__}: {error}")
     _finish(console)
 
 

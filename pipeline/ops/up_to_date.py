@@ -18,12 +18,16 @@ run's summary again and stops. Compared:
 - the project's code (its Python files' contents, and the Trainer module's
   when it is another) and the stack's versions;
 - the output folder: the MLMD store (size and modification time, so any
-  other run or retrain in between counts as a change) and the pushed
-  versions.
+  other run or retrain in between counts as a change), the artifact
+  folders under the pipeline root (TFX re-executes a component whose
+  cached outputs are gone) and the pushed versions.
 
 Anything else, or ``--no-cache``, runs the pipeline, and TFX's cache then
 decides per component. The record is ``<output>/last_run.json``, written
-after each run that finished (a failed run leaves none).
+after each run that finished (a failed run leaves none), unless the run
+changed what the next one reads: the schema it froze on a first push, or
+with ``--warm-start`` the model it pushed (the next Trainer starts from
+it). The next run then goes through TFX, as it must.
 """
 
 import dataclasses
@@ -38,8 +42,12 @@ from importlib import metadata, util
 RECORD = "last_run.json"
 STACK = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
          "apache-beam", "tensorflow-model-analysis", "ml-metadata")
+# What a run imports of the project (installed from a wheel,
+# `layer_arguments` is not under `layers`).
 PROJECT_PACKAGES = ("noisy_rnn.pipeline", "noisy_rnn.components",
-                    "noisy_rnn.layers", "noisy_rnn.schemas")
+                    "noisy_rnn.layers", "noisy_rnn.layer_arguments",
+                    "noisy_rnn.schemas")
+ARTIFACT_DEPTH = 3  # <pipeline root>/<component>/<output>/<execution id>
 
 
 def _file_stamp(path):
@@ -66,10 +74,12 @@ def _content_hash(paths):
 
 
 def _data_files(config):
-    """Stamps of the files the run would read."""
+    """Stamps of the files the run would read (every file under the spans
+    folder, symlinked span folders included)."""
     if config.spans_dir:
         files = [os.path.join(folder, name)
-                 for folder, _, names in os.walk(config.spans_dir)
+                 for folder, _, names in os.walk(config.spans_dir,
+                                                 followlinks=True)
                  for name in names]
     else:
         files = glob.glob(config.spec.csv)
@@ -86,16 +96,10 @@ def _python_files(package):
             for name in names if name.endswith(".py")]
 
 
-def _code(config):
-    """Hash of the project's code (and the Trainer's module), and the
-    stack's versions."""
+def _code():
+    """Hash of the project's code and the stack's versions."""
     files = [path for package in PROJECT_PACKAGES
              for path in _python_files(package)]
-    trainer_module = config.run_fn.rsplit(".", 1)[0]
-    if not trainer_module.startswith("noisy_rnn."):
-        spec = util.find_spec(trainer_module)
-        files.append(spec.origin if spec and spec.origin else
-                     trainer_module)
     versions = {"python": sys.version.split()[0]}
     for package in STACK:
         try:
@@ -105,10 +109,24 @@ def _code(config):
     return {"files": _content_hash(files), "versions": versions}
 
 
+def _artifacts(root):
+    """The artifact folders under the pipeline root, to `ARTIFACT_DEPTH`."""
+    found = []
+    for folder, names, _ in os.walk(root):
+        relative = os.path.relpath(folder, root)
+        if relative == ".":
+            continue
+        found.append(relative)
+        if relative.count(os.sep) + 1 >= ARTIFACT_DEPTH:
+            names.clear()
+    return sorted(found)
+
+
 def _options(config):
-    """The resolved config as JSON-able text (the spec included)."""
+    """The resolved config as JSON-able text (the spec included; not
+    ``enable_cache``: the check itself only runs with it on)."""
     fields = {f.name: getattr(config, f.name)
-              for f in dataclasses.fields(config)}
+              for f in dataclasses.fields(config) if f.name != "enable_cache"}
     fields["spec"] = config.spec
     return json.loads(json.dumps(
         fields, sort_keys=True,
@@ -125,20 +143,24 @@ def fingerprint(config):
         "data": _data_files(config),
         "spec_and_schemas": _content_hash([config.spec.path, *schemas]),
         "options": _options(config),
-        "code": _code(config),
+        "code": _code(),
         "metadata": _file_stamp(config.metadata_path),
+        "artifacts": _artifacts(config.pipeline_root),
         "pushed": sorted(os.listdir(serving)) if os.path.isdir(serving)
         else [],
     }
 
 
 def _record_path(config):
+    """Where the last finished run's record is kept."""
     return os.path.join(config.output, RECORD)
 
 
-def previous_run(config):
+def previous_run(config, current=None):
     """The last finished run's record (``finished``, ``lines``) when
-    nothing it depended on changed and the cache is on; else None."""
+    nothing it depended on changed (``current``: the fingerprint now, if
+    taken already) and the cache is on; else None (also for a record this
+    version cannot read)."""
     if not config.enable_cache:
         return None
     try:
@@ -146,20 +168,38 @@ def previous_run(config):
             record = json.load(f)
     except (OSError, ValueError):
         return None
-    if record.get("fingerprint") != fingerprint(config):
+    if not isinstance(record, dict) or \
+            not isinstance(record.get("finished"), str) or \
+            not isinstance(record.get("lines"), list) or \
+            record.get("fingerprint") != (current or fingerprint(config)):
         return None
     return record
 
 
-def record_run(config, lines):
+def changed_its_own_inputs(config, before, after):
+    """Whether a run changed what the next identical run reads, given the
+    fingerprints from before and after it: it froze the schema (a first
+    push without a curated schema), or, warm-starting, pushed a model."""
+    return (before["spec_and_schemas"] != after["spec_and_schemas"] or
+            (config.warm_start and before["pushed"] != after["pushed"]))
+
+
+def record_run(config, lines, before):
     """Records a finished run: its fingerprint, taken now (after the run
-    wrote MLMD, pushed, froze the schema), and its summary ``lines``."""
+    wrote MLMD and pushed), and its summary ``lines``; nothing when
+    `changed_its_own_inputs` (``before``: the fingerprint from before the
+    run). Returns whether it recorded."""
+    after = fingerprint(config)
+    if changed_its_own_inputs(config, before, after):
+        forget_run(config)
+        return False
     record = {"finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-              "lines": list(lines), "fingerprint": fingerprint(config)}
+              "lines": list(lines), "fingerprint": after}
     path = _record_path(config)
     with open(path + ".tmp", "w") as f:
         json.dump(record, f, indent=1)
     os.replace(path + ".tmp", path)
+    return True
 
 
 def forget_run(config):

@@ -352,8 +352,9 @@ def least_squares_forecasts_better(inputs, targets, validation_count,
     """Whether least squares (the smallest of `AR_ALPHAS`) fitted on the
     windows before the last ``validation_count`` forecasts those better
     than ridge with ``alpha`` fitted on the same windows, by `paired.beats`
-    on their squared errors. False without two validation windows, or
-    with fewer earlier windows than inputs."""
+    on their squared errors. False when ``alpha`` is least squares
+    already, with fewer than two validation windows, or with no more
+    earlier windows than the AR has weights."""
     fit = len(inputs) - validation_count
     if validation_count < 2 or fit <= inputs.shape[1] or \
             alpha == AR_ALPHAS[0]:

@@ -13,10 +13,12 @@ import numpy as np
 def paired_gain(reference, candidate):
     """``(gain, standard error)``: how much lower ``candidate``'s losses are
     than ``reference``'s, pair by pair, and the standard error of that mean
-    difference (inf with fewer than two pairs)."""
+    difference: inf with fewer than two pairs (and a gain of 0 with
+    none), so such a candidate never beats."""
     differences = np.asarray(reference) - np.asarray(candidate)
     if len(differences) < 2:
-        return float(differences.sum()), math.inf
+        return (float(differences.mean()) if len(differences) else 0.0,
+                math.inf)
     return (float(differences.mean()),
             float(differences.std(ddof=1) / math.sqrt(len(differences))))
 

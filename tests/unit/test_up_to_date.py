@@ -59,6 +59,12 @@ def test_the_fingerprint_moves_with_everything_a_run_depends_on(setup):
     os.makedirs(os.path.dirname(frozen))
     shutil.copy("schemas/japanese_vowels/schema.pbtxt", frozen)
     changed(up_to_date.fingerprint(config()))
+    artifact = out / "pipeline_root" / "Transform" / "transform_graph" / "7"
+    artifact.mkdir(parents=True)  # an artifact, then its removal
+    changed(up_to_date.fingerprint(config()))
+    shutil.rmtree(artifact)
+    changed(up_to_date.fingerprint(config()))
+    assert up_to_date.fingerprint(config(enable_cache=False)) == seen[-1]
 
 
 def test_every_file_of_the_spans_folder_counts(setup):
@@ -69,8 +75,14 @@ def test_every_file_of_the_spans_folder_counts(setup):
     first = up_to_date.fingerprint(config(spans_dir=str(tmp_path / "in")))
     (tmp_path / "in" / "span-2").mkdir()
     shutil.copy(tmp_path / "sines.csv", tmp_path / "in" / "span-2" / "sines.csv")
+    second = up_to_date.fingerprint(config(spans_dir=str(tmp_path / "in")))
+    assert second != first
+    elsewhere = tmp_path / "elsewhere"  # a span linked in, as TFX reads it
+    elsewhere.mkdir()
+    shutil.copy(tmp_path / "sines.csv", elsewhere / "sines.csv")
+    os.symlink(elsewhere, tmp_path / "in" / "span-3")
     assert up_to_date.fingerprint(
-        config(spans_dir=str(tmp_path / "in"))) != first
+        config(spans_dir=str(tmp_path / "in"))) != second
 
 
 def test_a_recorded_run_is_offered_while_nothing_changes(setup):
@@ -78,13 +90,42 @@ def test_a_recorded_run_is_offered_while_nothing_changes(setup):
     assert up_to_date.previous_run(config()) is None  # no record yet
     os.makedirs(tmp_path / "out")
     (tmp_path / "out" / "metadata.sqlite").write_bytes(b"runs")
-    up_to_date.record_run(config(), ["pipeline finished in 1.0 s", "x"])
+    before = up_to_date.fingerprint(config())
+    assert up_to_date.record_run(config(), ["pipeline finished", "x"],
+                                 before)
     record = up_to_date.previous_run(config())
-    assert record["lines"] == ["pipeline finished in 1.0 s", "x"]
+    assert record["lines"] == ["pipeline finished", "x"]
     assert up_to_date.previous_run(config(enable_cache=False)) is None
     assert up_to_date.previous_run(config(max_mae=1.0)) is None
     touch_later(tmp_path / "sines.csv")
     assert up_to_date.previous_run(config()) is None
-    up_to_date.record_run(config(), ["again"])
+    up_to_date.record_run(config(), ["again"], up_to_date.fingerprint(
+        config()))
     up_to_date.forget_run(config())
+    assert up_to_date.previous_run(config()) is None
+    for unreadable in ("[]", '{"fingerprint": {}}', "{"):
+        (tmp_path / "out" / up_to_date.RECORD).write_text(unreadable)
+        assert up_to_date.previous_run(config()) is None
+
+
+def test_a_run_that_changed_what_the_next_reads_is_not_recorded(setup):
+    """The next run would execute again under TFX: after a first push that
+    froze the schema, and after any push when warm-starting (the Trainer's
+    base model). A push without warm start changes nothing it reads."""
+    tmp_path, config = setup
+    out = tmp_path / "out"
+    out.mkdir()
+    before = up_to_date.fingerprint(config())
+    (out / "serving" / "sines" / "1").mkdir(parents=True)
+    assert up_to_date.record_run(config(), ["pushed"], before)
+    before = up_to_date.fingerprint(config(warm_start=True))
+    (out / "serving" / "sines" / "2").mkdir(parents=True)
+    assert not up_to_date.record_run(config(warm_start=True), ["pushed"],
+                                     before)
+    assert up_to_date.previous_run(config(warm_start=True)) is None
+    before = up_to_date.fingerprint(config())
+    frozen = config().frozen_schema_path
+    os.makedirs(os.path.dirname(frozen))
+    shutil.copy("schemas/japanese_vowels/schema.pbtxt", frozen)
+    assert not up_to_date.record_run(config(), ["froze"], before)
     assert up_to_date.previous_run(config()) is None
