@@ -299,12 +299,28 @@ def _cmd_run(args):
 
 
 def _retrain_once(args, console, config=None):
-    from noisy_rnn.pipeline.ops import retrain, runner
     try:
         config = config or _pipeline_config(args)
     except SystemExit as error:  # a bad option: on the terminal, not the log
         console.error(str(error.code).removeprefix("error: "))
         return 1
+    if not args.force:  # nothing new: said without importing TFX
+        from noisy_rnn.pipeline.ops import retrain_state
+        try:
+            with retrain_state.retrain_lock(config.output):
+                quiet = retrain_state.nothing_new(config)
+        except retrain_state.RetrainBusy as error:
+            console.error(str(error))
+            return EXIT_BUSY
+        except ValueError as error:  # an unreadable state file
+            console.error(str(error))
+            return 1
+        if quiet:
+            console.echo(f"span {quiet[0]}: {quiet[1]}")
+            console.echo(f"served version: "
+                         f"{retrain_state.served_version(config) or 'none'}")
+            return 0
+    from noisy_rnn.pipeline.ops import retrain, runner
     try:
         result = retrain.retrain(config, force=args.force,
                                  **_run_options(console))

@@ -18,9 +18,7 @@
    one the pipeline actually read (the Examples artifact's ``span``).
 """
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import time
@@ -31,14 +29,9 @@ from noisy_rnn.components.drift_gate import DriftFound
 from noisy_rnn.components.sequence_example_gen.examples import DataError
 from noisy_rnn.pipeline.config import PipelineConfig
 from noisy_rnn.pipeline.ops import runner, spans
-from noisy_rnn.pipeline.serving import deploy
-
-LOCK_FILE = "retrain.lock"
-STATE_FILE = "retrain_state.json"
-
-
-class RetrainBusy(RuntimeError):
-    """Another retrain holds the lock."""
+from noisy_rnn.pipeline.ops.retrain_state import (  # noqa: F401 (re-exported)
+    LOCK_FILE, STATE_FILE, RetrainBusy, nothing_new, read_state,
+    retrain_lock, served_version)
 
 
 class RetrainFailed(RuntimeError):
@@ -59,48 +52,6 @@ class RetrainResult:
     @property
     def pushed(self):
         return self.pushed_path is not None
-
-
-@contextlib.contextmanager
-def retrain_lock(output):
-    """Holds ``<output>/retrain.lock`` or raises `RetrainBusy` at once."""
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, LOCK_FILE)
-    with open(path, "a+", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise RetrainBusy(f"another retrain is running ({holder}; lock "
-                              f"{path}): exiting") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()} since {time.strftime('%F %T')}")
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def served_version(config):
-    """The newest pushed version under the serving dir, or None."""
-    versions = deploy.pushed_versions(config.serving_dir)
-    return str(versions[-1]) if versions else None
-
-
-def read_state(output):
-    """The last retrain's record (``{}`` before the first)."""
-    path = os.path.join(output, STATE_FILE)
-    if not os.path.exists(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except ValueError as error:
-        raise ValueError(f"{path}: not valid JSON ({error}); delete it to "
-                         f"retrain the latest span") from None
 
 
 def _write_state(output, state):
@@ -142,13 +93,10 @@ def retrain(config: PipelineConfig, force=False, echo=print,
             raise FileNotFoundError(f"no span-<N>/ folder with a CSV under "
                                     f"{config.spans_dir}")
         latest = available[-1]
-        state = read_state(config.output)
-        if not force and state.get("last_span") is not None and \
-                latest <= state["last_span"]:
-            return RetrainResult(
-                latest, False, None, served_version(config),
-                f"no new span since span {state['last_span']} "
-                f"({state.get('outcome', '')}): nothing to do")
+        quiet = None if force else nothing_new(config)
+        if quiet:
+            return RetrainResult(latest, False, None, served_version(config),
+                                 quiet[1])
         if config.spans_window > 1:  # a gap in the window: refused here
             spans.window_spans(config.spans_dir, config.spans_window)
         echo(f"retraining on span {latest} of {config.spans_dir}")

@@ -5,6 +5,7 @@ concurrent call."""
 
 import csv
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -85,9 +86,26 @@ def test_each_new_span_is_retrained_warm_and_pushed_only_through_the_gate(
 
 
 def test_no_new_span_means_nothing_to_do(history):
-    _, results = history
+    tmp, results = history
     assert results[3].ran is False and results[3].span == 3
     assert "no new span since span 3" in results[3].reason
+    # As cron calls it: said without importing TensorFlow or TFX (imports
+    # are traced into the call's log).
+    config = config_for(tmp)
+    logs = pathlib.Path(config.output) / "logs"
+    before = set(logs.iterdir()) if logs.is_dir() else set()
+    run = subprocess.run(
+        [NOISY_RNN, "retrain", "--dataset", DATASET, "--output",
+         config.output, "--spans-dir", config.spans_dir],
+        capture_output=True, text=True, timeout=120, check=False,
+        env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"))
+    assert run.returncode == 0, run.stderr
+    assert "span 3: no new span since span 3 (" in run.stdout
+    assert f"served version: {results[2].served_version}" in run.stdout
+    [log] = set(logs.iterdir()) - before
+    imported = log.read_text()
+    assert "| noisy_rnn.pipeline.ops.retrain_state" in imported
+    assert "| tensorflow" not in imported and "| tfx" not in imported
 
 
 def test_a_corrupted_span_pushes_nothing_and_says_why(history):
