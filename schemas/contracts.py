@@ -38,6 +38,12 @@ LABEL_STD_KEY = "label_std_xf"
 LABEL_VOCABULARY = "label_vocabulary"
 
 
+# With ``forecast_change``: the anchored channel's level (each window's last
+# value of it), z-scored, one more model channel after the features (see
+# `noisy_rnn.pipeline.trainer.preprocessing`). Reserved as a feature name.
+LEVEL_CHANNEL = "anchor_level"
+
+
 def transformed_name(feature):
     """The Transform output holding the z-scored ``feature``."""
     return f"{feature}_xf"

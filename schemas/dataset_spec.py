@@ -60,6 +60,8 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from noisy_rnn.schemas import contracts
+
 MODES = ("sequences", "windows")
 TASKS = ("classification", "regression")
 SPLIT_VALUES = ("train", "eval")
@@ -289,6 +291,10 @@ def load_spec(path, check_csv=True):
     if forecast_change and not own_channel:
         fail("forecast_change", "needs mode 'windows', task 'regression' and "
                                 "the label among the features")
+    if forecast_change and contracts.LEVEL_CHANNEL in features:
+        fail("features", f"{contracts.LEVEL_CHANNEL!r} is reserved with "
+                         f"forecast_change (the forecast channel's level); "
+                         f"rename that column")
     season = None
     if "season" in values:
         season = positive_int("season")

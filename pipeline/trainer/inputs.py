@@ -23,7 +23,8 @@ def transformed_examples(file_pattern, data_accessor, tf_transform_output,
     @tf.autograph.experimental.do_not_convert
     def to_model_inputs(raw):
         transformed = tft_layer(raw)
-        values, mask = signatures.to_sequences(transformed, spec.features)
+        values, mask = signatures.to_sequences(
+            transformed, signatures.model_channels(spec))
         return ({"values": values, "mask": mask},
                 tf.reshape(transformed[contracts.LABEL_KEY], [-1]))
 

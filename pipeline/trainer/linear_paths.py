@@ -289,9 +289,10 @@ def fit_least_squares_ar(sequences, targets):
     """A `LinearAutoregressive` fitted by ordinary least squares (an
     intercept, no penalty) from ``sequences`` (windows) to ``targets``:
     the classical linear AR a forecaster is compared with. OLS commutes
-    with the per-channel affine scaling of Transform (and with predicting
-    the change from the last value), so fitted on scaled windows it is the
-    AR of the raw series."""
+    with the per-channel affine scaling of Transform, and, given the level
+    channel, with predicting the change from the last value (the weights
+    on the lags are then free, not tied to sum to one), so fitted on the
+    model's windows it is the AR of the raw series."""
     layer, inputs = window_layer(sequences, "least_squares_ar")
     inputs = inputs.astype(np.float64)
     design = np.hstack([inputs, np.ones((len(inputs), 1))])

@@ -55,6 +55,16 @@ def _anchored(tensor, anchor):
     return tensor - anchor[:, None]
 
 
+def _level(tensor, anchor):
+    """``anchor`` (one value per example) at every step of ``tensor``'s
+    layout: the anchored channel's level as a channel of its own."""
+    if isinstance(tensor, tf.SparseTensor):
+        return tf.SparseTensor(tensor.indices,
+                               tf.gather(anchor, tensor.indices[:, 0]),
+                               tensor.dense_shape)
+    return tf.broadcast_to(anchor[:, None], tf.shape(tensor))
+
+
 def _z_scored_channels(inputs, features):
     """Z-scores every channel with one mean and one variance analyzer over
     the stacked channels (all channels of an example share their steps), not
@@ -88,7 +98,12 @@ def preprocessing_fn(inputs, custom_config):
       custom_config: ``{"features": [...], "label": str, "task": str,
         "anchor": channel or None}``. With an ``anchor`` channel (the
         spec's ``forecast_change``), that channel and the target are first
-        taken relative to each example's last value of the channel.
+        taken relative to each example's last value of the channel, and
+        that value (the level, which anchoring removes from the channel)
+        becomes one more channel, ``contracts.LEVEL_CHANNEL``: without it a
+        linear map of the window could only forecast changes whose lag
+        weights sum to one, and the network could not see the level (a
+        seasonal swing growing with it, a level it reverts to).
 
     Returns:
       ``<feature>_xf`` (same layout as the input, z-scored) per feature, and
@@ -99,11 +114,15 @@ def preprocessing_fn(inputs, custom_config):
     """
     inputs = dict(inputs)
     anchor = custom_config.get("anchor")
+    channels = list(custom_config["features"])
     if anchor:
         anchor = last_values(inputs[anchor])
+        inputs[contracts.LEVEL_CHANNEL] = _level(
+            inputs[custom_config["anchor"]], anchor)
         inputs[custom_config["anchor"]] = _anchored(
             inputs[custom_config["anchor"]], anchor)
-    outputs = _z_scored_channels(inputs, custom_config["features"])
+        channels.append(contracts.LEVEL_CHANNEL)
+    outputs = _z_scored_channels(inputs, channels)
     label = _dense_scalar(inputs[custom_config["label"]])
     if custom_config["task"] == "classification":
         outputs[contracts.LABEL_KEY] = tft.compute_and_apply_vocabulary(

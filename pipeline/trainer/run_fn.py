@@ -297,8 +297,8 @@ def run_fn(fn_args: FnArgs):
         choices["rocket_features" if isinstance(
             path.layer, linear_paths.RocketRidge) else
                 "autoregressive"] = path.choice
-    model = build_model(config, len(spec.features), num_outputs,
-                        linear_path=path)
+    model = build_model(config, len(signatures.model_channels(spec)),
+                        num_outputs, linear_path=path)
     # What training updates (and warm starts): without the fixed linear
     # path, which is fitted anew on every run's data.
     trained = getattr(model, "trained_part", model)

@@ -28,7 +28,8 @@ def write_serving_reference(model, eval_files, tf_transform_output, spec,
         name: tf_transform_output.raw_feature_spec()[name]
         for name in spec.features})
     transformed = tf_transform_output.transform_features_layer()(raw)
-    values, mask = signatures.to_sequences(transformed, spec.features)
+    values, mask = signatures.to_sequences(transformed,
+                                           signatures.model_channels(spec))
     outputs = model({"values": values, "mask": mask}, training=False)
     if spec.task == "classification":
         reference = {

@@ -28,6 +28,14 @@ from noisy_rnn.schemas import contracts
 SEQUENCES_SIGNATURE = contracts.SERVING_SEQUENCES
 
 
+def model_channels(spec):
+    """The channels the model reads, in order: the spec's features, then
+    with ``forecast_change`` the forecast channel's level
+    (`contracts.LEVEL_CHANNEL`, made by Transform)."""
+    return list(spec.features) + (
+        [contracts.LEVEL_CHANNEL] if spec.forecast_change else [])
+
+
 def to_sequences(transformed, feature_names):
     """Stacks transformed channels into ``values [batch, steps, channels]``
     and ``mask [batch, steps]`` (True where a step exists)."""
@@ -157,8 +165,10 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names,
     # Both serving signatures call this one trace of the model, so the
     # SavedModel holds the recurrent kernels (and the gradient functions
     # Keras registers with them) once: smaller, and faster to save and load.
+    channels = model_channels(spec)
+
     @tf.function(autograph=False, input_signature=[
-        tf.TensorSpec([None, None, len(spec.features)], tf.float32),
+        tf.TensorSpec([None, None, len(channels)], tf.float32),
         tf.TensorSpec([None, None], tf.bool)])
     def infer(values, mask):
         return model({"values": values, "mask": mask}, training=False)
@@ -168,7 +178,7 @@ def make_serving_signatures(model, tf_transform_output, spec, class_names,
             raw = {name: tf.sparse.reorder(tensor)
                    for name, tensor in raw.items()}
         transformed = model.tft_layer(raw)
-        values, mask = to_sequences(transformed, spec.features)
+        values, mask = to_sequences(transformed, channels)
         outputs = infer(values, mask)
         if spec.task == "classification":
             probabilities = tf.nn.softmax(outputs, axis=-1)

@@ -81,6 +81,13 @@ def test_forecast_change_anchors_the_channel_and_target_on_the_last_value():
     a = np.concatenate([row[contracts.transformed_name("a")] for row in out])
     np.testing.assert_allclose(
         a, (relative_a - relative_a.mean()) / relative_a.std(), rtol=1e-5)
+    # The level anchoring removed, a channel of its own: each window's last
+    # `a` at every step, z-scored over all steps.
+    level = np.concatenate([[row["a"][-1]] * len(row["a"]) for row in ROWS])
+    np.testing.assert_allclose(
+        np.concatenate([row[contracts.transformed_name(
+            contracts.LEVEL_CHANNEL)] for row in out]),
+        (level - level.mean()) / level.std(), rtol=1e-5)
     for row, target, anchor in zip(out, targets, last):
         mean, std = row[contracts.LABEL_MEAN_KEY], row[contracts.LABEL_STD_KEY]
         assert std == pytest.approx(changes.std(), rel=1e-5)

@@ -233,3 +233,14 @@ def test_csv_lines_keep_quoted_newlines_and_drop_a_byte_order_mark():
     raw = '\ufeffid,note\n1,"two\nlines"\n2,x\u2028y\n'.encode("utf-8")
     rows = list(csv.reader(decode_csv("data.csv", raw)))
     assert rows == [["id", "note"], ["1", "two\nlines"], ["2", "x\u2028y"]]
+
+
+def test_the_level_channel_name_is_reserved_with_forecast_change(tmp_path):
+    path = forecast_spec(tmp_path, features="[anchor_level, y]")
+    (tmp_path / "x.csv").write_text("id,t,anchor_level,y\n")
+    with pytest.raises(SpecError, match=r"key 'features': 'anchor_level' is "
+                                        r"reserved with forecast_change"):
+        load_spec(path)
+    (tmp_path / "dataset.yaml").write_text(
+        path.read_text() + "forecast_change: false\n")
+    assert load_spec(path).features == ["anchor_level", "y"]
