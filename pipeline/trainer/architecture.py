@@ -60,6 +60,23 @@ class MaskedConvFeatures(tf_keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters}
 
 
+@tf_keras.saving.register_keras_serializable(package="noisy_rnn")
+class LeadingChannels(tf_keras.layers.Layer):
+    """The first ``count`` channels of ``[batch, steps, channels]``: what
+    the trained branches read when the last channels are the linear
+    path's alone."""
+
+    def __init__(self, count, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, values):
+        return values[..., :self.count]
+
+    def get_config(self):
+        return {**super().get_config(), "count": self.count}
+
+
 LINEAR_OFFSET = "linear_offset"  # the layer's name in `build_model`
 
 
@@ -97,7 +114,7 @@ class LinearOffset(tf_keras.layers.Layer):
 
 def build_model(config: ModelConfig, num_channels, num_outputs,
                 make_recurrent=recurrent_layer, downsample=None,
-                linear_path=None):
+                linear_path=None, path_channels=0):
     """Stacked recurrent layers (and, with ``conv_filters``, a
     `MaskedConvFeatures` branch beside them) and a dense head; with a
     ``downsample`` factor >= 2 (default ``config.downsample``; 0 there means
@@ -122,14 +139,22 @@ def build_model(config: ModelConfig, num_channels, num_outputs,
     `noisy_rnn.pipeline.trainer.training.train`).
     ``config.layers`` may be 0 then (the path alone, plus a trained scale
     and any conv branch).
+
+    ``path_channels``: the last channels of ``values`` that only the linear
+    path reads (`signatures.path_only_channels`: the level of a
+    ``forecast_change`` channel, which a network would have to extrapolate
+    beyond the training range, and a linear AR extrapolates by design).
     """
     values = tf_keras.Input((None, num_channels), name="values")
     mask = tf_keras.Input((None,), dtype=tf.bool, name="mask")
     factor = config.downsample if downsample is None else downsample
     sequence, sequence_mask = values, mask
+    if path_channels:
+        sequence = LeadingChannels(num_channels - path_channels,
+                                   name="branch_channels")(values)
     if factor and factor > 1 and config.layers:
         sequence, sequence_mask = MaskedDownsampling(
-            config.units, factor, name="downsampling")(values, mask)
+            config.units, factor, name="downsampling")(sequence, mask)
     branches = []
     hidden = sequence
     for index in range(config.layers):

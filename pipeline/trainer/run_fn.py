@@ -298,7 +298,8 @@ def run_fn(fn_args: FnArgs):
             path.layer, linear_paths.RocketRidge) else
                 "autoregressive"] = path.choice
     model = build_model(config, len(signatures.model_channels(spec)),
-                        num_outputs, linear_path=path)
+                        num_outputs, linear_path=path,
+                        path_channels=signatures.path_only_channels(spec))
     # What training updates (and warm starts): without the fixed linear
     # path, which is fitted anew on every run's data.
     trained = getattr(model, "trained_part", model)

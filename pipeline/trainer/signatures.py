@@ -31,9 +31,16 @@ SEQUENCES_SIGNATURE = contracts.SERVING_SEQUENCES
 def model_channels(spec):
     """The channels the model reads, in order: the spec's features, then
     with ``forecast_change`` the forecast channel's level
-    (`contracts.LEVEL_CHANNEL`, made by Transform)."""
+    (`contracts.LEVEL_CHANNEL`, made by Transform; for the linear path
+    only, `path_only_channels`)."""
     return list(spec.features) + (
         [contracts.LEVEL_CHANNEL] if spec.forecast_change else [])
+
+
+def path_only_channels(spec):
+    """How many of `model_channels`' last channels only the linear path
+    reads (see `architecture.build_model`)."""
+    return len(model_channels(spec)) - len(spec.features)
 
 
 def to_sequences(transformed, feature_names):

@@ -42,6 +42,7 @@ from tfx.components.tuner.component import TunerFnResult
 from noisy_rnn.pipeline.config import (ModelConfig, TuneConfig,
                                        unsearched_options)
 from noisy_rnn.pipeline.trainer import run_fn as trainer
+from noisy_rnn.pipeline.trainer import signatures
 from noisy_rnn.pipeline.trainer.architecture import build_model
 from noisy_rnn.pipeline.trainer.inputs import batched
 from noisy_rnn.pipeline.trainer.paired import paired_gain
@@ -262,6 +263,7 @@ class TuningData:
     protocol: str     # how settings are scored, in words
     num_channels: int
     num_outputs: int
+    path_channels: int = 0  # `signatures.path_only_channels`
 
 
 def runs_for(tune: TuneConfig, config: ModelConfig, train_count,
@@ -306,7 +308,8 @@ def tuning_data(tune: TuneConfig, config: ModelConfig, spec: DatasetSpec,
         runs = [(np.setdiff1d(everything, held), held, config.seed + i)
                 for i, held in enumerate(folds)]
     return TuningData(sequences, labels, offsets, path, runs, protocol,
-                      sequences[0].shape[1], num_outputs)
+                      sequences[0].shape[1], num_outputs,
+                      signatures.path_only_channels(spec))
 
 
 def run_loss(config: ModelConfig, data: TuningData, train_rows, held_rows,
@@ -318,7 +321,8 @@ def run_loss(config: ModelConfig, data: TuningData, train_rows, held_rows,
     tf_keras.backend.clear_session()
     tf_keras.utils.set_random_seed(config.seed)
     model = build_model(config, data.num_channels, data.num_outputs,
-                        linear_path=data.path)
+                        linear_path=data.path,
+                        path_channels=data.path_channels)
     trained = getattr(model, "trained_part", model)
 
     def subset(rows, training):

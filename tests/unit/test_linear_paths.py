@@ -247,6 +247,27 @@ def test_model_adds_the_trained_branches_to_the_fixed_path(num_outputs):
     assert np.allclose(model(inputs), alone, atol=1e-6)
 
 
+def test_the_level_channel_reaches_the_path_only():
+    """With ``path_channels``, the branches read the other channels: the
+    last one (a forecast channel's level) moves the output only through
+    the linear path."""
+    sequences = [np.concatenate([s, np.full((len(s), 1), float(i))], 1)
+                 for i, s in enumerate(sequences_of([12, 9, 12, 10, 11,
+                                                     12]))]
+    path = linear_paths.fit_autoregressive(sequences, np.arange(6.0))
+    model = build_model(ModelConfig(units=4, conv_filters=2), 4, 1,
+                        linear_path=path, path_channels=1)
+    values, mask = padded_batch([12, 9], time=12, channels=4)
+    moved = values.copy()
+    moved[..., -1] += 5.0
+    inputs = {"mask": mask, "offset": path.layer(values, mask)}
+    _, alone = model.trained_part({**inputs, "values": values})
+    _, alone_moved = model.trained_part({**inputs, "values": moved})
+    np.testing.assert_array_equal(alone, alone_moved)
+    assert not np.allclose(path.layer(values, mask),
+                           path.layer(moved, mask))
+
+
 def test_no_branch_and_no_path_is_refused_by_name():
     with pytest.raises(ValueError, match=re.escape("--layers 0 and "
                                                    "--conv-filters 0")):
