@@ -25,14 +25,11 @@ import time
 import warnings
 from importlib import metadata
 
-from noisy_rnn.pipeline import __version__
+from noisy_rnn.pipeline import STACK, __version__
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another retrain holds the lock
 VERBOSE_HELP = ("also show the libraries' output (TensorFlow, Beam, absl, "
                 "warnings) and tracebacks; always in <output>/logs/")
-
-STACK = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
-         "apache-beam", "tensorflow-model-analysis")
 
 
 def _cmd_version(_args):
@@ -298,6 +295,11 @@ def _cmd_run(args):
     _finish(console)
 
 
+def _echo_retrain_outcome(console, span, reason, served_version):
+    console.echo(f"span {span}: {reason}")
+    console.echo(f"served version: {served_version or 'none'}")
+
+
 def _retrain_once(args, console, config=None):
     try:
         config = config or _pipeline_config(args)
@@ -316,9 +318,8 @@ def _retrain_once(args, console, config=None):
             console.error(str(error))
             return 1
         if quiet:
-            console.echo(f"span {quiet[0]}: {quiet[1]}")
-            console.echo(f"served version: "
-                         f"{retrain_state.served_version(config) or 'none'}")
+            _echo_retrain_outcome(console, *quiet,
+                                  retrain_state.served_version(config))
             return 0
     from noisy_rnn.pipeline.ops import retrain, runner
     try:
@@ -332,8 +333,8 @@ def _retrain_once(args, console, config=None):
         return 1
     if result.summary is not None:
         runner.print_summary(result.summary, echo=console.echo)
-    console.echo(f"span {result.span}: {result.reason}")
-    console.echo(f"served version: {result.served_version or 'none'}")
+    _echo_retrain_outcome(console, result.span, result.reason,
+                          result.served_version)
     return 0
 
 

@@ -15,8 +15,8 @@ run's summary again and stops. Compared:
 - the dataset spec, its curated schema and the schema frozen by the first
   push (contents);
 - every pipeline and model option (the resolved `PipelineConfig`);
-- the project's code (its Python files' contents, and the Trainer module's
-  when it is another) and the stack's versions;
+- the project's code (its Python files' contents) and the stack's
+  versions;
 - the output folder: the MLMD store (size and modification time, so any
   other run or retrain in between counts as a change), the artifact
   folders under the pipeline root (TFX re-executes a component whose
@@ -39,9 +39,9 @@ import sys
 import time
 from importlib import metadata, util
 
+from noisy_rnn.pipeline import STACK
+
 RECORD = "last_run.json"
-STACK = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
-         "apache-beam", "tensorflow-model-analysis", "ml-metadata")
 # What a run imports of the project (installed from a wheel,
 # `layer_arguments` is not under `layers`).
 PROJECT_PACKAGES = ("noisy_rnn.pipeline", "noisy_rnn.components",

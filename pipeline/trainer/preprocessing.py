@@ -100,10 +100,10 @@ def preprocessing_fn(inputs, custom_config):
         spec's ``forecast_change``), that channel and the target are first
         taken relative to each example's last value of the channel, and
         that value (the level, which anchoring removes from the channel)
-        becomes one more channel, ``contracts.LEVEL_CHANNEL``: without it a
-        linear map of the window could only forecast changes whose lag
-        weights sum to one, and the network could not see the level (a
-        seasonal swing growing with it, a level it reverts to).
+        becomes one more channel, ``contracts.LEVEL_CHANNEL``: without it
+        the linear path could only forecast changes whose lag weights sum
+        to one. (Only the path reads it: see
+        `noisy_rnn.pipeline.trainer.signatures.path_only_channels`.)
 
     Returns:
       ``<feature>_xf`` (same layout as the input, z-scored) per feature, and
