@@ -12,6 +12,12 @@ exactly the models the Pusher pushed, i.e. what TF Serving serves.
   the cache — is excluded by id. So the candidate is never its own baseline
   (a cached old model cannot be re-pushed over a better served one), and an
   identical rerun resolves the same baseline as the first run: fully cached.
+
+A ``candidate`` channel holds this run's artifact under the LocalDagRunner,
+but every artifact its producer ever made under TFX's legacy drivers (the
+AirflowDagRunner): there the candidate is the output of the producer's
+latest execution (`current_candidates`), else every model would be excluded
+and the Evaluator would compare with no baseline at all.
 """
 
 from typing import Dict, List, Optional
@@ -27,6 +33,30 @@ CURRENT_MODEL_ID = contracts.CURRENT_MODEL_ID
 BLESSED = contracts.BLESSED
 KEYS = ("model", "model_blessing", "infra_blessing")
 CANDIDATE = "candidate"
+# The execution type of TFX's resolver nodes ("...common.resolver.Resolver").
+RESOLVER_TYPE_SUFFIX = ".Resolver"
+
+
+def current_candidates(store, candidates):
+    """The ``candidates`` output by their producer's latest execution (a
+    resolver's, which records what it passed on, is not a producer): all
+    of them when there is one (the LocalDagRunner's channel: this run's
+    artifact, fresh or reused from the cache), or no store to ask."""
+    if len(candidates) <= 1 or store is None:
+        return list(candidates)
+    outputs = {}
+    for event in store.get_events_by_artifact_ids([a.id for a in candidates]):
+        if event.type == metadata_store_pb2.Event.OUTPUT:
+            outputs.setdefault(event.execution_id, set()).add(
+                event.artifact_id)
+    resolvers = {t.id for t in store.get_execution_types()
+                 if t.name.endswith(RESOLVER_TYPE_SUFFIX)}
+    producers = [e.id for e in store.get_executions_by_id(list(outputs))
+                 if e.type_id not in resolvers]
+    if not producers:  # no lineage: every one stays excluded
+        return list(candidates)
+    latest = outputs[max(producers)]
+    return [a for a in candidates if a.id in latest]
 
 
 def _blessed_by_model_id(blessings):
@@ -45,13 +75,14 @@ class LatestPushedModelStrategy(resolver.ResolverStrategy):
 
     Input channels: ``model`` (Model), ``model_blessing`` (ModelBlessing),
     ``infra_blessing`` (InfraBlessing), and optionally ``candidate``
-    (Models to exclude; passed through unchanged).
+    (Models to exclude; this run's returned, see `current_candidates`).
     """
 
     def resolve_artifacts(
             self, store, input_dict: Dict[str, List[types.Artifact]]
     ) -> Optional[Dict[str, List[types.Artifact]]]:
-        excluded = {a.id for a in input_dict.get(CANDIDATE, [])}
+        current = current_candidates(store, input_dict.get(CANDIDATE, []))
+        excluded = {a.id for a in current}
         models = sorted((a for a in input_dict["model"]
                          if a.id not in excluded), key=lambda a: a.id)
         evaluated = _blessed_by_model_id(input_dict["model_blessing"])
@@ -64,7 +95,9 @@ class LatestPushedModelStrategy(resolver.ResolverStrategy):
                           "infra_blessing": [served[model.id]]}
                 break
         if CANDIDATE in input_dict:
-            result[CANDIDATE] = list(input_dict[CANDIDATE])
+            # This run's only: the legacy driver records every output as an
+            # event, and one artifact under two keys is refused by MLMD.
+            result[CANDIDATE] = current
         return result
 
 
@@ -111,7 +144,8 @@ class LatestPushedStatisticsStrategy(LatestPushedModelStrategy):
     ) -> Optional[Dict[str, List[types.Artifact]]]:
         pushed = super().resolve_artifacts(
             store, {k: v for k, v in input_dict.items() if k in KEYS})
-        candidates = {a.id for a in input_dict.get(CANDIDATE, [])}
+        current = current_candidates(store, input_dict.get(CANDIDATE, []))
+        candidates = {a.id for a in current}
         found = []
         if pushed["model"]:
             ids = _statistics_trained_on(store, pushed["model"][0].id)
@@ -121,5 +155,4 @@ class LatestPushedStatisticsStrategy(LatestPushedModelStrategy):
         if found and found[0].id in candidates:
             found = []
         # Every input key is returned (a missing one drops the result).
-        return {**pushed, STATISTICS: found,
-                CANDIDATE: list(input_dict.get(CANDIDATE, []))}
+        return {**pushed, STATISTICS: found, CANDIDATE: current}
