@@ -113,14 +113,12 @@ def preprocessing_fn(inputs, custom_config):
       alongside so serving can undo the scaling.
     """
     inputs = dict(inputs)
-    anchor = custom_config.get("anchor")
+    anchored, anchor = custom_config.get("anchor"), None
     channels = list(custom_config["features"])
-    if anchor:
-        anchor = last_values(inputs[anchor])
-        inputs[contracts.LEVEL_CHANNEL] = _level(
-            inputs[custom_config["anchor"]], anchor)
-        inputs[custom_config["anchor"]] = _anchored(
-            inputs[custom_config["anchor"]], anchor)
+    if anchored:
+        anchor = last_values(inputs[anchored])
+        inputs[contracts.LEVEL_CHANNEL] = _level(inputs[anchored], anchor)
+        inputs[anchored] = _anchored(inputs[anchored], anchor)
         channels.append(contracts.LEVEL_CHANNEL)
     outputs = _z_scored_channels(inputs, channels)
     label = _dense_scalar(inputs[custom_config["label"]])

@@ -141,18 +141,6 @@ def test_every_component_runs_as_an_airflow_task_and_the_first_span_pushes(
     assert summary.warm_start["used"] is False  # nothing served yet
 
 
-def assert_warm_and_pushed(config, env, run, span, pushes):
-    """The DAG run ``run`` succeeded in every task, read ``span``, started
-    from the served model and pushed the ``pushes``-th version."""
-    date, code, log, served = run
-    assert code == 0, log[-4000:]
-    assert set(task_states(env, date).values()) == {"success"}
-    summary = run_summary(config, date)
-    assert summary.span == span and summary.warm_start["used"] is True
-    assert summary.pushed_path and len(served) == pushes
-    assert os.path.basename(summary.pushed_path) == served[-1]
-
-
 def test_a_corrupted_span_fails_at_the_gates_task_and_pushes_nothing(
         history):
     config, env, runs = history
@@ -169,8 +157,16 @@ def test_a_corrupted_span_fails_at_the_gates_task_and_pushes_nothing(
 
 
 def test_the_span_after_the_refused_one_warm_starts_and_pushes(history):
+    """Every task succeeded, read span 2, started from the served model
+    and pushed the second version."""
     config, env, runs = history
-    assert_warm_and_pushed(config, env, runs[2], span=2, pushes=2)
+    date, code, log, served = runs[2]
+    assert code == 0, log[-4000:]
+    assert set(task_states(env, date).values()) == {"success"}
+    summary = run_summary(config, date)
+    assert summary.span == 2 and summary.warm_start["used"] is True
+    assert summary.pushed_path and len(served) == 2
+    assert os.path.basename(summary.pushed_path) == served[-1]
 
 
 def test_the_next_run_with_good_data_resumes_from_the_served_model(history):

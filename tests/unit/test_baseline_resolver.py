@@ -63,8 +63,8 @@ def legacy_store(models, executions):
     """An in-memory MLMD store with ``executions``, ``(type name, indices
     into models)`` in order, each recording OUTPUT events for those models
     as TFX's legacy drivers do (a Trainer for what it made or reused from
-    the cache, a resolver for what it passed on). Gives each of ``models``
-    its store id."""
+    the cache, a resolver for what it passed on), under the ids
+    ``models`` already have."""
     config = metadata_store_pb2.ConnectionConfig()
     config.fake_database.SetInParent()
     store = metadata_store.MetadataStore(config)
@@ -75,8 +75,8 @@ def legacy_store(models, executions):
         for name in (TRAINER, RESOLVER)}
     ids = store.put_artifacts([metadata_store_pb2.Artifact(
         type_id=model_type) for _ in models])
-    for model, artifact_id in zip(models, ids):
-        model.id = artifact_id
+    # The blessings of `artifacts` name the models 1..count.
+    assert ids == [model.id for model in models], ids
     for name, outputs in executions:
         [execution] = store.put_executions([metadata_store_pb2.Execution(
             type_id=type_ids[name])])
