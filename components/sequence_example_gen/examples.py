@@ -6,6 +6,7 @@ runs them per sequence inside a Beam pipeline. Every rejected input raises
 """
 
 import bisect
+import collections
 import csv
 import functools
 import hashlib
@@ -299,11 +300,7 @@ def merge_chunks(chunks):
     chunks = list(chunks)
     if len(chunks) == 1:
         return chunks[0]
-    bad, offset = [], 0
-    for chunk in chunks:
-        bad.extend((row + offset, feature, text)
-                   for row, feature, text in chunk.bad)
-        offset += len(chunk.steps)
+    bad = _joined_bad((c.bad, len(c.steps)) for c in chunks)
 
     def texts(field):
         columns = [getattr(chunk, field) for chunk in chunks]
@@ -313,8 +310,19 @@ def merge_chunks(chunks):
                              for text in _expand(column, len(chunk.steps))])
     return Chunk(b"".join(c.lines for c in chunks),
                  [step for c in chunks for step in c.steps],
-                 b"".join(c.numbers for c in chunks), tuple(bad),
+                 b"".join(c.numbers for c in chunks), bad,
                  texts("labels"), texts("splits"))
+
+
+def _joined_bad(pieces):
+    """The bad values of consecutive pieces, ``(bad, rows)`` each, with
+    rows counted from the first piece's first row."""
+    bad, offset = [], 0
+    for piece_bad, rows in pieces:
+        bad.extend((row + offset, feature, text)
+                   for row, feature, text in piece_bad)
+        offset += rows
+    return tuple(bad)
 
 
 def _float_columns(columns, count):
@@ -352,10 +360,138 @@ def _float_or_nan(text):
         return math.nan
 
 
+class Rows(typing.NamedTuple):
+    """Rows of one CSV part, or of one bucket's sequences in it, as
+    columns in file order: what the executor's read hands to its grouping.
+
+    ``ids``, ``labels``: the stripped texts, one per row; ``lines``: int64
+    line numbers; ``steps``: int64, or a list where a step is not an
+    integer (texts) or beyond int64 (ints); ``numbers``: the features'
+    float64 values (rows x features, NaN where not a finite number);
+    ``bad``: ``(row, feature index, stripped text)`` of those values,
+    sorted; ``splits``: the stripped texts, or None without a split column.
+    """
+
+    ids: list
+    lines: np.ndarray
+    steps: object
+    numbers: np.ndarray
+    bad: tuple
+    labels: list
+    splits: object
+
+
+def _step_array(steps):
+    """A block's steps as int64 if every one is an int that fits, else the
+    list itself."""
+    if all(type(step) is int for step in steps):
+        try:
+            return np.array(steps, np.int64)
+        except OverflowError:
+            pass
+    return steps
+
+
+def _step_list(steps):
+    return steps.tolist() if isinstance(steps, np.ndarray) else steps
+
+
+def concat_rows(blocks):
+    """One `Rows` of ``blocks``' rows, in their order."""
+    blocks = [block for block in blocks if len(block.ids)]
+    if len(blocks) == 1:
+        return blocks[0]
+    steps = [block.steps for block in blocks]
+    steps = (np.concatenate(steps) if steps and all(
+        isinstance(column, np.ndarray) for column in steps)
+        else [step for column in steps for step in _step_list(column)])
+    return Rows(
+        [i for block in blocks for i in block.ids],
+        np.concatenate([block.lines for block in blocks]) if blocks
+        else np.zeros(0, np.int64),
+        steps,
+        np.concatenate([block.numbers for block in blocks]) if blocks
+        else np.zeros((0, 0)),
+        _joined_bad((block.bad, len(block.ids)) for block in blocks),
+        [text for block in blocks for text in block.labels],
+        None if not blocks or blocks[0].splits is None else
+        [text for block in blocks for text in block.splits])
+
+
+def _runs(ids):
+    """Bounds ``[0, ..., len(ids)]`` of the runs of consecutive equal ids,
+    and the ids as an object array."""
+    ids = np.asarray(ids, dtype=object)
+    starts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    return np.concatenate([[0], starts, [len(ids)]]).astype(np.int64), ids
+
+
+def sequence_chunks(rows):
+    """``(sequence_id, Chunk)`` per sequence of a `Rows`, its runs of
+    consecutive rows merged, in order of first appearance."""
+    count = len(rows.ids)
+    if not count:
+        return
+    bounds, ids = _runs(rows.ids)
+    bad_rows = [row for row, _, _ in rows.bad]
+    steps = _step_list(rows.steps)
+    pieces = {}
+    for start, stop in zip(bounds.tolist(), bounds[1:].tolist()):
+        first, last = (bisect.bisect_left(bad_rows, start),
+                       bisect.bisect_left(bad_rows, stop))
+        piece = Chunk(
+            rows.lines[start:stop].tobytes(), steps[start:stop],
+            rows.numbers[start:stop].tobytes(),
+            tuple((row - start, feature, text)
+                  for row, feature, text in rows.bad[first:last]),
+            _text_column(rows.labels[start:stop]),
+            None if rows.splits is None
+            else _text_column(rows.splits[start:stop]))
+        pieces.setdefault(ids[start], []).append(piece)
+    for sequence_id, found in pieces.items():
+        yield sequence_id, merge_chunks(found)
+
+
+def bucket_rows(rows, bucket_of):
+    """``(bucket, Rows)`` per bucket (``bucket_of(sequence_id)``) of the
+    sequences in ``rows``, each bucket's rows in file order."""
+    count = len(rows.ids)
+    if not count:
+        return
+    bounds, ids = _runs(rows.ids)
+    run_buckets = np.array([bucket_of(sequence_id)
+                            for sequence_id in ids[bounds[:-1]].tolist()])
+    row_buckets = np.repeat(run_buckets, np.diff(bounds))
+    order = np.argsort(row_buckets, kind="stable")
+    buckets, firsts = np.unique(row_buckets[order], return_index=True)
+    position = np.empty(count, np.int64)
+    bad = collections.defaultdict(list)
+    labels = np.asarray(rows.labels, dtype=object)
+    splits = (None if rows.splits is None
+              else np.asarray(rows.splits, dtype=object))
+    steps = (rows.steps if isinstance(rows.steps, np.ndarray)
+             else np.asarray(rows.steps, dtype=object))
+    for bucket, start, stop in zip(buckets.tolist(), firsts.tolist(),
+                                   [*firsts[1:].tolist(), count]):
+        position[order[start:stop]] = np.arange(stop - start)
+    for row, feature, text in rows.bad:
+        bad[int(row_buckets[row])].append((int(position[row]), feature,
+                                           text))
+    for bucket, start, stop in zip(buckets.tolist(), firsts.tolist(),
+                                   [*firsts[1:].tolist(), count]):
+        taken = order[start:stop]
+        yield bucket, Rows(
+            ids[taken].tolist(), rows.lines[taken],
+            (steps[taken] if isinstance(rows.steps, np.ndarray)
+             else steps[taken].tolist()),
+            rows.numbers[taken], tuple(bad[bucket]),
+            labels[taken].tolist(),
+            None if splits is None else splits[taken].tolist())
+
+
 class _ChunkReader:
-    """Reads one CSV's rows block by block into `Chunk` pieces per
-    sequence, keeping only the spec's columns, as numbers where they are
-    numbers."""
+    """Reads one CSV's rows block by block into `Rows`, keeping only the
+    spec's columns, as numbers where they are numbers."""
 
     def __init__(self, spec, header):
         index = {column: i for i, column in enumerate(header)}  # last wins
@@ -368,12 +504,11 @@ class _ChunkReader:
                              else None)
         self.width = len(header)
         self.rows = 0  # filed so far
-        self.pieces = {}  # sequence id -> [Chunk, ...], in file order
+        self.blocks = []  # Rows, in file order
 
     def add_block(self, columns, line_numbers):
         """Converts a block of rows (``columns``: one sequence of texts
-        per column) and files its runs of consecutive rows of one
-        sequence."""
+        per column) and files it."""
         count = len(line_numbers)
         matrix, bad = _float_columns(
             [columns[i] for i in self.feature_columns], count)
@@ -388,29 +523,19 @@ class _ChunkReader:
     def add_rows(self, ids, steps, matrix, bad, labels, splits, lines):
         """Files converted rows (stripped ids, steps, the features' float64
         matrix and its bad values, stripped labels and splits, int64 line
-        numbers) as runs of consecutive rows of one sequence."""
-        count = len(lines)
-        self.rows += count
-        bad_rows = [row for row, _, _ in bad]
-        starts = np.flatnonzero(np.asarray(ids[1:], dtype=object) !=
-                                np.asarray(ids[:-1], dtype=object)) + 1
-        bounds = [0, *starts.tolist(), count]
-        for start, stop in zip(bounds, bounds[1:]):
-            first, last = (bisect.bisect_left(bad_rows, start),
-                           bisect.bisect_left(bad_rows, stop))
-            piece = Chunk(
-                lines[start:stop].tobytes(), steps[start:stop],
-                matrix[start:stop].tobytes(),
-                tuple((row - start, feature, text)
-                      for row, feature, text in bad[first:last]),
-                _text_column(labels[start:stop]),
-                None if splits is None else _text_column(splits[start:stop]))
-            self.pieces.setdefault(ids[start], []).append(piece)
+        numbers)."""
+        self.rows += len(lines)
+        self.blocks.append(Rows(ids, lines, _step_array(steps)
+                                if isinstance(steps, list) else steps,
+                                matrix, tuple(bad), labels, splits))
+
+    def collected(self):
+        """Every row filed, as one `Rows`."""
+        return concat_rows(self.blocks)
 
     def chunks(self):
         """``(sequence_id, Chunk)`` per sequence, in file order."""
-        for sequence_id, pieces in self.pieces.items():
-            yield sequence_id, merge_chunks(pieces)
+        return sequence_chunks(self.collected())
 
 
 def _steps(texts):
@@ -590,9 +715,9 @@ PART_ROWS = 1 << 20  # rows per part, at most, of a file with quotes
 
 
 def read_parts(csv_path, parts, spec, header, decode):
-    """Yields one list of ``(sequence_id, Chunk)`` pieces per part of one
-    CSV file, read part by part (a sequence may have pieces in several
-    parts; the executor merges them by id, `merge_chunks`).
+    """Yields one `Rows` per part of one CSV file, read part by part (a
+    sequence may have rows in several parts; the executor merges them by
+    id, `merged_chunks` and `sequence_examples`).
 
     ``parts``: consecutive `Part` of the file, each ending at a line end
     or the file's end, the first from line 1 (the header, already checked:
@@ -616,7 +741,7 @@ def read_parts(csv_path, parts, spec, header, decode):
                     line_offset=part.first_line - 1):
                 if line_numbers:
                     chunks.add_block(columns, line_numbers)
-        yield list(chunks.chunks())
+        yield chunks.collected()
     else:
         return
     # A quote: csv.reader from this part's first line to the file's end.
@@ -630,9 +755,9 @@ def read_parts(csv_path, parts, spec, header, decode):
         if line_numbers:
             chunks.add_block(columns, line_numbers)
         if chunks.rows >= PART_ROWS:
-            yield list(chunks.chunks())
+            yield chunks.collected()
             chunks = _ChunkReader(spec, header)
-    yield list(chunks.chunks())
+    yield chunks.collected()
 
 
 def _arrow_rows(chunks, names, columns, batch):
@@ -655,7 +780,7 @@ def _arrow_rows(chunks, names, columns, batch):
     steps = _cast(texts, pa.int64()) if pa_compute.all(
         pa_compute.match_substring_regex(texts, _INTEGER)).as_py() \
         is not False else None
-    steps = _steps(texts.to_pylist()) if steps is None else steps.tolist()
+    steps = _steps(texts.to_pylist()) if steps is None else steps
     split = chunks.split_column
     return (_stripped(columns[names[chunks.id_column]]), steps, matrix, bad,
             _stripped(columns[names[chunks.label_column]]),
@@ -796,6 +921,30 @@ def _float_entry_heads(names, count):
     return heads
 
 
+def _entry(name, feature_bytes):
+    """A Features map entry: key ``name``, value a serialized Feature."""
+    return _field(0x0A, _field(0x0A, name.encode()) +
+                  _field(0x12, feature_bytes))
+
+
+def _id_entry(sequence_id):
+    """The sequence id's map entry (a Feature with a one-value
+    bytes_list)."""
+    return _entry(contracts.SEQUENCE_ID_FEATURE,
+                  _field(0x0A, _field(0x0A, sequence_id.encode())))
+
+
+def _features_example(heads, values, tail):
+    """A serialized Example of float features (``heads`` from
+    `_float_entry_heads`, ``values`` the float32 bytes of each feature)
+    and the map entries ``tail``."""
+    parts = []
+    for head, data in zip(heads, values):
+        parts += (head, data)
+    parts.append(tail)
+    return _field(0x0A, b"".join(parts))
+
+
 def encode_example(spec, sequence_id, values, label_feature):
     """Serialized `_example` of float features ``values`` (steps x
     features, float64), written as protobuf wire format (Example.features >
@@ -807,16 +956,122 @@ def encode_example(spec, sequence_id, values, label_feature):
         return _example(spec, sequence_id, dict(zip(
             spec.features, values.T.tolist())), label_feature
         ).SerializeToString()
-    data = np.ascontiguousarray(values.T, dtype="<f4").tobytes()
-    size = 4 * len(values)
-    parts = []
-    for index, head in enumerate(_float_entry_heads(tuple(spec.features),
-                                                    len(values))):
-        parts += (head, data[index * size:(index + 1) * size])
-    id_feature = tf.train.Feature(bytes_list=tf.train.BytesList(
-        value=[sequence_id.encode()]))
-    for name, feature in ((spec.label_feature, label_feature),
-                          (contracts.SEQUENCE_ID_FEATURE, id_feature)):
-        parts.append(_field(0x0A, _field(0x0A, name.encode()) + _field(
-            0x12, feature.SerializeToString())))
-    return _field(0x0A, b"".join(parts))
+    data, size = (np.ascontiguousarray(values.T, dtype="<f4").tobytes(),
+                  4 * len(values))
+    return _features_example(
+        _float_entry_heads(tuple(spec.features), len(values)),
+        [data[i * size:(i + 1) * size] for i in range(len(spec.features))],
+        _entry(spec.label_feature, label_feature.SerializeToString()) +
+        _id_entry(sequence_id))
+
+
+def merged_chunks(parts):
+    """``(sequence_id, Chunk)`` per sequence of ``parts`` (`Rows`: one
+    bucket's, from every file and part), in id order: each sequence's
+    pieces merged in order of their first line (a file's parts in file
+    order)."""
+    chunks = collections.defaultdict(list)
+    for rows in parts:
+        for sequence_id, chunk in sequence_chunks(rows):
+            chunks[sequence_id].append(chunk)
+    for sequence_id in sorted(chunks):
+        found = chunks[sequence_id]
+        if len(found) > 1:
+            found.sort(key=lambda c: np.frombuffer(c.lines, np.int64, 1)[0])
+        yield sequence_id, merge_chunks(found)
+
+
+def sequence_examples(spec, parts):
+    """`sequence_from_chunk` of every sequence in ``parts`` (`Rows`: one
+    bucket's, from every file and part), as ``(sequence_id, (split, first
+    line, label text, serialized Example))`` in id order.
+
+    The sequences `sequence_from_chunk` would take its fast path for
+    (integer steps without a duplicate, at least 2, no bad value, one label
+    and one known split, a label that converts, values within float32's
+    range) are checked, ordered and encoded all at once, with NumPy; any
+    other goes through `sequence_from_chunk` of its merged chunk, so its
+    example, or its error, is what that function gives.
+    """
+    rows = concat_rows(parts)
+    count = len(rows.ids)
+    if not count:
+        return
+    bounds, ids = _runs(rows.ids)
+    run_ids = ids[bounds[:-1]].tolist()
+    names = sorted(set(run_ids))
+    code_of = {name: code for code, name in enumerate(names)}
+    codes = np.repeat(np.array([code_of[i] for i in run_ids]),
+                      np.diff(bounds))
+    slow = np.zeros(len(names), bool)
+    steps = rows.steps
+    if not isinstance(steps, np.ndarray):  # texts or huge ints somewhere
+        integer = np.array([type(step) is int and -2**63 <= step < 2**63
+                            for step in steps])
+        slow[codes[~integer]] = True
+        steps = np.array([step if ok else 0
+                          for step, ok in zip(steps, integer)], np.int64)
+    if rows.bad:
+        slow[codes[[row for row, _, _ in rows.bad]]] = True
+    order = np.lexsort((steps, codes))
+    codes, steps = codes[order], steps[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1])
+    lengths = np.diff(np.append(starts, count))
+    slow[lengths < 2] = True
+    slow[codes[1:][(codes[1:] == codes[:-1]) &
+                   (steps[1:] == steps[:-1])]] = True  # a duplicate step
+    label_codes, labels = _text_codes(rows.labels)
+    label_codes = label_codes[order]
+    slow[np.minimum.reduceat(label_codes, starts) !=
+         np.maximum.reduceat(label_codes, starts)] = True
+    tails = {}
+    for code, text in enumerate(labels):
+        try:
+            tails[code] = _entry(spec.label_feature, _label_feature(
+                spec, 0, {spec.label: text}).SerializeToString())
+        except DataError:  # `sequence_from_chunk` names its line
+            slow[label_codes[starts] == code] = True
+    split_of = [None] * len(names)
+    if rows.splits is not None:
+        split_codes, splits = _text_codes(rows.splits)
+        split_codes = split_codes[order]
+        slow[np.minimum.reduceat(split_codes, starts) !=
+             np.maximum.reduceat(split_codes, starts)] = True
+        known = np.array([split in SPLITS for split in splits])
+        slow[~known[split_codes[starts]]] = True
+        split_of = [splits[code] for code in split_codes[starts].tolist()]
+    numbers = rows.numbers[order]
+    # NaN (a bad value) and values beyond float32: slow sequences, whose
+    # bytes here are not used.
+    with np.errstate(invalid="ignore", over="ignore"):
+        slow[np.maximum.reduceat(np.abs(numbers).max(axis=1), starts) >
+             FLOAT32_MAX] = True
+        data = np.ascontiguousarray(numbers.T, dtype="<f4").tobytes()
+    first_lines = np.minimum.reduceat(rows.lines[order], starts).tolist()
+    first_labels = label_codes[starts].tolist()
+    features = tuple(spec.features)
+    chunks = None
+    for code, (name, start, length) in enumerate(zip(
+            names, starts.tolist(), lengths.tolist())):
+        if slow[code]:
+            if chunks is None:
+                chunks = dict(merged_chunks(parts))
+            yield name, sequence_from_chunk(spec, name, chunks[name])
+            continue
+        label = first_labels[code]
+        yield name, (split_of[code], first_lines[code], labels[label],
+                     _features_example(
+                         _float_entry_heads(features, length),
+                         [data[4 * (row + start):4 * (row + start + length)]
+                          for row in range(0, len(features) * count,
+                                           count)],
+                         tails[label] + _id_entry(name)))
+
+
+def _text_codes(texts):
+    """``(int64 code per text, distinct texts)``, codes in order of
+    first appearance."""
+    index = {}
+    codes = np.fromiter((index.setdefault(text, len(index))
+                         for text in texts), np.int64, len(texts))
+    return codes, list(index)

@@ -20,11 +20,11 @@ import itertools
 import json
 import math
 import os
+import pickle
 import random
 import zlib
 
 import apache_beam as beam
-import numpy as np
 import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
@@ -43,9 +43,11 @@ from noisy_rnn.schemas.spans import span_numbers, window_spans
 
 REPORT_FILE = "sequence_example_gen_report.json"
 # Sequences travel through Beam in this many buckets (by a stable hash of
-# their id), one element per bucket and file, not one per sequence: Beam's
-# cost per element bounded this step's speed. All of a sequence's rows, from
-# any file, meet in its bucket; the buckets are what a cluster spreads.
+# their id), one element per bucket and file part, not one per sequence:
+# Beam's cost per element bounded this step's speed. All of a sequence's
+# rows, from any file, meet in its bucket; the buckets are what a cluster
+# spreads. An element is its rows as columns (`rules.Rows`), pickled: Beam's
+# own coder would code each of their values apart.
 BUCKETS = 64
 
 
@@ -102,8 +104,8 @@ def _write_json(values, path):
 
 
 def _read_chunks(csv_path, spec):
-    """``(bucket, [(sequence_id, chunk tuple), ...])`` per bucket of each
-    part of one CSV file's sequences (any filesystem TensorFlow reads, e.g.
+    """``(bucket, pickled rules.Rows)`` per bucket of each part of one CSV
+    file's sequences (any filesystem TensorFlow reads, e.g.
     gs://), after checking its header has the spec's columns: every file of
     a pattern or span is checked, not only the spec's CSV. The file is read
     in parts of `rules.PART_BYTES` (`_file_parts`), so memory is bounded by
@@ -126,16 +128,13 @@ def _read_chunks(csv_path, spec):
                              header=header)
         except SpecError as error:
             raise rules.DataError(str(error)) from None
-        for pieces in rules.read_parts(
+        for rows in rules.read_parts(
                 csv_path, itertools.chain([first], parts), spec, header,
                 lambda part: decode_csv(csv_path, part.raw, rules.DataError,
                                         part.first_line)):
-            buckets = collections.defaultdict(list)
-            for sequence_id, chunk in pieces:
-                # a tuple: Beam's fast coder
-                buckets[bucket_of(sequence_id)].append(
-                    (sequence_id, tuple(chunk)))
-            yield from buckets.items()
+            for bucket, bucket_rows in rules.bucket_rows(rows, bucket_of):
+                yield bucket, pickle.dumps(bucket_rows,
+                                           pickle.HIGHEST_PROTOCOL)
 
 
 def _file_parts(csv_path, f):
@@ -184,48 +183,32 @@ def bucket_of(sequence_id):
     return zlib.crc32(sequence_id.encode()) % BUCKETS
 
 
-def _sequences_in_bucket(keyed_pieces):
-    """``(sequence_id, rules.Chunk)`` per sequence of a grouped bucket (its
-    chunks from every file and part merged, a file's parts in file order),
-    in id order."""
-    _, pieces = keyed_pieces
-    chunks = collections.defaultdict(list)
-    for sequence_id, chunk in itertools.chain.from_iterable(pieces):
-        chunks[sequence_id].append(rules.Chunk(*chunk))
-    for sequence_id in sorted(chunks):
-        found = chunks[sequence_id]
-        if len(found) > 1:  # by first line: a file's parts in file order
-            found.sort(key=lambda c: np.frombuffer(c.lines, np.int64, 1)[0])
-        yield sequence_id, rules.merge_chunks(found)
-
-
 def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0):
     """A bucket's examples as one list of ``(first line, split,
     serialized example, (sequence_id, group))`` (windows mode: ``(0, split,
     example, None)``), and its counts on the ``counts`` output."""
+    bucket, pieces = keyed_pieces
+    parts = [pickle.loads(piece) for piece in pieces]
     examples, counts = [], collections.Counter()
-    for sequence_id, chunk in _sequences_in_bucket(keyed_pieces):
-        if spec.mode == "windows":
+    if spec.mode == "windows":
+        for sequence_id, chunk in rules.merged_chunks(parts):
             counts["series"] += 1
             counts[contracts.SKIPPED_WINDOWS] += _window_examples(
                 sequence_id, chunk, spec, validation_fraction, examples)
-        else:
+    else:
+        for sequence_id, (split, first_line, label, example) in \
+                rules.sequence_examples(spec, parts):
             counts["sequences"] += 1
-            examples.append(_sequence_example(sequence_id, chunk, spec))
+            # The group the validation slice is stratified by: the class.
+            group = label if spec.task == "classification" else None
+            examples.append((first_line, split, example,
+                             (sequence_id, group)))
     for key, count in counts.items():
         yield beam.pvalue.TaggedOutput("counts", (key, count))
     # Written in this order (see `Executor.Do`): shuffled, so that a
     # series' windows do not follow one another in the files.
-    random.Random(keyed_pieces[0]).shuffle(examples)
+    random.Random(bucket).shuffle(examples)
     yield examples
-
-
-def _sequence_example(sequence_id, chunk, spec):
-    split, first_line, label, example = rules.sequence_from_chunk(
-        spec, sequence_id, chunk)
-    # The group the validation slice is stratified by: the class.
-    group = label if spec.task == "classification" else None
-    return first_line, split, example, (sequence_id, group)
 
 
 def _window_examples(sequence_id, chunk, spec, validation_fraction, out):

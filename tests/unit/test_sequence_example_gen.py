@@ -614,3 +614,78 @@ def test_a_bad_row_deep_in_a_file_read_in_parts_is_named_as_before(
     whole = read_in_parts(tmp_path, monkeypatch, raw, 1 << 20)
     assert isinstance(whole, str) and message in whole
     assert read_in_parts(tmp_path, monkeypatch, raw, 100) == whole
+
+
+# --- a bucket's sequences are encoded all at once -------------------------
+
+def bucket_parts(tmp_path, rows, task="classification", parts=2):
+    """``(spec, [rules.Rows, ...])``: ``rows`` (`make_spec`'s columns) read
+    as the executor reads them, in ``parts`` consecutive parts."""
+    spec = make_spec(tmp_path, rows, task=task)
+    with open(spec.csv, "rb") as f:
+        raw = f.read()
+    lines = raw.splitlines(keepends=True)
+    cut = 1 + len(lines[1:]) // parts
+    header = lines[0].decode().strip().split(",")
+    found = list(rules.read_parts(
+        spec.csv, [rules.Part.of(1, b"".join(lines[:cut])),
+                   rules.Part.of(cut + 1, b"".join(lines[cut:]))],
+        spec, header, lambda part: decode_csv(spec.csv, part.raw, DataError,
+                                              part.first_line)))
+    return spec, found
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_bucket_encoded_at_once_equals_each_sequence_encoded_alone(
+        tmp_path, monkeypatch, task):
+    """`rules.sequence_examples` (every sequence at once, with NumPy)
+    against `rules.sequence_from_chunk` per merged sequence: the same
+    split, first line, label and bytes, in id order, for sequences whose
+    rows are shuffled and cut across parts, and sequences it must hand to
+    `sequence_from_chunk` (a value beyond float32, a step beyond int64)."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(30):
+        label = str(i % 3) if task == "regression" else "abc"[i % 3]
+        split = "eval" if i % 4 == 0 else "train"
+        for t in range(int(rng.integers(2, 12))):
+            rows.append([f"s{i:02d}", t, *rng.normal(0, 100, 2).round(6),
+                         label, split])
+    rows.append(["s99", 0, 1, 5e38, "1", "train"])  # beyond float32
+    rows.append(["s99", 1, 1, 1, "1", "train"])
+    rows.append(["s98", 10**20, 1, 1, "1", "train"])  # a step past int64
+    rows.append(["s98", 0, 1, 1, "1", "train"])
+    order = rng.permutation(len(rows))
+    spec, parts = bucket_parts(tmp_path, [rows[i] for i in order], task)
+    assert len(parts) == 2
+
+    def deterministic(found):  # the proto API orders map entries at random
+        return [(sequence_id, (*fields, tf.train.Example.FromString(
+            example).SerializeToString(deterministic=True)))
+            for sequence_id, (*fields, example) in found]
+    handed = []
+    alone_one = rules.sequence_from_chunk
+    monkeypatch.setattr(rules, "sequence_from_chunk", lambda *args: (
+        handed.append(args[1]) or alone_one(*args)))
+    at_once = list(rules.sequence_examples(spec, parts))
+    assert sorted(handed) == ["s98", "s99"]
+    alone = [(sequence_id, alone_one(spec, sequence_id, chunk))
+             for sequence_id, chunk in rules.merged_chunks(parts)]
+    assert [sequence_id for sequence_id, _ in at_once] == sorted(
+        {row[0] for row in rows})
+    assert deterministic(at_once) == deterministic(alone)
+    # The fast path's bytes are `encode_example`'s, exactly.
+    assert at_once[:30] == alone[:30]
+
+
+def test_a_bucket_with_a_bad_sequence_raises_its_own_error(tmp_path):
+    """The first bad sequence in id order raises, worded as
+    `sequence_from_chunk` words it, whatever the fast sequences around."""
+    rows = [["a", t, t, t, "x", "train"] for t in range(3)]
+    rows += [["b", 0, 1, 1, "x", "train"], ["b", 0, 2, 2, "x", "train"]]
+    rows += [["c", 0, 1, 1, "x", "train"]]  # short, but after b
+    spec, parts = bucket_parts(tmp_path, rows)
+    with pytest.raises(DataError, match=r"line 6, column 't': duplicate "
+                                        r"step 0 in sequence 'b' \(also on "
+                                        r"line 5\)"):
+        list(rules.sequence_examples(spec, parts))
