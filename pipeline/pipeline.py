@@ -48,6 +48,8 @@ METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"
 NAIVE_BASELINES_MODULE = naive_baselines.__name__
 PREPROCESSING_FN = "noisy_rnn.pipeline.trainer.preprocessing.preprocessing_fn"
 TUNER_FN = "noisy_rnn.pipeline.trainer.tuning.tuner_fn"
+# The Evaluator's extractors (TFMA's, with sequence features split fast).
+EXTRACTORS_MODULE = "noisy_rnn.pipeline.trainer.extractors"
 # Beam flags that ship Python code to workers (as TFX's
 # dependency_utils.make_beam_dependency_flags lists them).
 _DEPENDENCY_FLAGS = ("extra_packages", "setup_file", "requirements_file",
@@ -380,7 +382,8 @@ def create_pipeline(config: PipelineConfig,
         baseline_model=baseline.outputs["model"],
         schema=schema_gen.outputs["schema"],
         example_splits=["eval"],
-        eval_config=eval_config(config))
+        eval_config=eval_config(config),
+        module_path=EXTRACTORS_MODULE)
 
     serving_validator = ServingValidator(
         model=trainer.outputs["model"],
