@@ -454,7 +454,8 @@ def sequence_chunks(rows):
 
 def bucket_rows(rows, bucket_of):
     """``(bucket, Rows)`` per bucket (``bucket_of(sequence_id)``) of the
-    sequences in ``rows``, each bucket's rows in file order."""
+    sequences in ``rows``, each bucket's rows in file order, the buckets in
+    order of their first row."""
     count = len(rows.ids)
     if not count:
         return
@@ -464,21 +465,25 @@ def bucket_rows(rows, bucket_of):
     row_buckets = np.repeat(run_buckets, np.diff(bounds))
     order = np.argsort(row_buckets, kind="stable")
     buckets, firsts = np.unique(row_buckets[order], return_index=True)
+    # In order of each bucket's first row: the order the buckets reach
+    # Beam's grouping in, and so (on the DirectRunner) the order of the
+    # examples in the files, which training batches follow.
+    segments = sorted(zip(buckets.tolist(), firsts.tolist(),
+                          [*firsts[1:].tolist(), count]),
+                      key=lambda segment: order[segment[1]])
     position = np.empty(count, np.int64)
+    for _, start, stop in segments:
+        position[order[start:stop]] = np.arange(stop - start)
     bad = collections.defaultdict(list)
+    for row, feature, text in rows.bad:
+        bad[int(row_buckets[row])].append((int(position[row]), feature,
+                                           text))
     labels = np.asarray(rows.labels, dtype=object)
     splits = (None if rows.splits is None
               else np.asarray(rows.splits, dtype=object))
     steps = (rows.steps if isinstance(rows.steps, np.ndarray)
              else np.asarray(rows.steps, dtype=object))
-    for bucket, start, stop in zip(buckets.tolist(), firsts.tolist(),
-                                   [*firsts[1:].tolist(), count]):
-        position[order[start:stop]] = np.arange(stop - start)
-    for row, feature, text in rows.bad:
-        bad[int(row_buckets[row])].append((int(position[row]), feature,
-                                           text))
-    for bucket, start, stop in zip(buckets.tolist(), firsts.tolist(),
-                                   [*firsts[1:].tolist(), count]):
+    for bucket, start, stop in segments:
         taken = order[start:stop]
         yield bucket, Rows(
             ids[taken].tolist(), rows.lines[taken],

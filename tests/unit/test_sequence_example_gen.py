@@ -620,16 +620,17 @@ def test_a_bad_row_deep_in_a_file_read_in_parts_is_named_as_before(
 
 def bucket_parts(tmp_path, rows, task="classification", parts=2):
     """``(spec, [rules.Rows, ...])``: ``rows`` (`make_spec`'s columns) read
-    as the executor reads them, in ``parts`` consecutive parts."""
+    as the executor reads them, in ``parts`` (1 or 2) consecutive parts."""
     spec = make_spec(tmp_path, rows, task=task)
     with open(spec.csv, "rb") as f:
         raw = f.read()
     lines = raw.splitlines(keepends=True)
     cut = 1 + len(lines[1:]) // parts
     header = lines[0].decode().strip().split(",")
+    pieces = [rules.Part.of(1, b"".join(lines[:cut])),
+              rules.Part.of(cut + 1, b"".join(lines[cut:]))]
     found = list(rules.read_parts(
-        spec.csv, [rules.Part.of(1, b"".join(lines[:cut])),
-                   rules.Part.of(cut + 1, b"".join(lines[cut:]))],
+        spec.csv, [piece for piece in pieces if piece.raw],
         spec, header, lambda part: decode_csv(spec.csv, part.raw, DataError,
                                               part.first_line)))
     return spec, found
@@ -689,3 +690,22 @@ def test_a_bucket_with_a_bad_sequence_raises_its_own_error(tmp_path):
                                         r"step 0 in sequence 'b' \(also on "
                                         r"line 5\)"):
         list(rules.sequence_examples(spec, parts))
+
+
+def test_buckets_leave_in_order_of_their_first_row(tmp_path):
+    """The order buckets reach Beam's grouping in, and so the order of the
+    examples in the files (which training batches follow), is that of each
+    bucket's first row; a bucket's rows stay in file order."""
+    ids = [f"q{i}" for i in range(40)]
+    rows = [[sequence_id, t, t, -t, "x", "train"]
+            for t in range(2) for sequence_id in ids]
+    spec, parts = bucket_parts(tmp_path, rows, parts=1)
+    found = list(rules.bucket_rows(parts[0], executor.bucket_of))
+    first_seen = list(dict.fromkeys(executor.bucket_of(i) for i in ids))
+    assert [bucket for bucket, _ in found] == first_seen
+    assert first_seen != sorted(first_seen)  # so the order is tested
+    for bucket, bucket_rows in found:
+        assert bucket_rows.ids == [i for _, i in sorted(
+            (line, row[0]) for line, row in enumerate(rows)
+            if executor.bucket_of(row[0]) == bucket)]
+        assert np.all(np.diff(bucket_rows.lines) > 0)
