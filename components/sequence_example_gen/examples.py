@@ -209,13 +209,24 @@ def validation_count(train_count, fraction):
 
 def choose_validation_sequences(keys, fraction, seed):
     """Sequences mode: the ids of the training sequences that form the
-    validation slice.
+    validation slice (see `validation_cutoffs`)."""
+    keys = list(keys)
+    cutoffs = validation_cutoffs(keys, fraction, seed)
+    return {sequence_id for sequence_id, group in keys
+            if in_validation(cutoffs, seed, sequence_id, group)}
+
+
+def validation_cutoffs(keys, fraction, seed):
+    """Sequences mode: which training sequences form the validation slice,
+    as ``{group: rank}``: a sequence is in it when its `validation_rank` is
+    at most its group's (`in_validation`). A rule of one value per group,
+    not a set of ids, so that the executor hands every bucket a few values.
 
     ``keys``: ``(sequence_id, group)`` per training sequence, the group being
     the class label (classification: the slice is stratified, ``fraction``
-    of each class) or None. Within a group, sequences are ordered by a hash
-    of ``seed`` and their id, so the choice is deterministic given the seed
-    and independent of file order.
+    of each class) or None. Within a group, sequences are ordered by
+    `validation_rank`, a hash of ``seed`` and their id, so the choice is
+    deterministic given the seed and independent of file order.
 
     Each group gives ``fraction`` of its sequences, rounded half up, but
     never its last one (a class must stay in the training slice). Many
@@ -227,13 +238,13 @@ def choose_validation_sequences(keys, fraction, seed):
     """
     groups = {}
     for sequence_id, group in keys:
-        groups.setdefault(group, []).append(sequence_id)
+        groups.setdefault(group, []).append(
+            validation_rank(seed, sequence_id))
     taken = {}
-    for group, ids in groups.items():
-        ids.sort(key=lambda i: hashlib.sha256(
-            f"{seed}/{i}".encode()).hexdigest())
-        taken[group] = min(validation_count(len(ids), fraction),
-                           len(ids) - 1)
+    for group, ranks in groups.items():
+        ranks.sort()
+        taken[group] = min(validation_count(len(ranks), fraction),
+                           len(ranks) - 1)
     owed = validation_count(sum(map(len, groups.values())), fraction) - sum(
         taken.values())
     if owed > 0:
@@ -245,7 +256,21 @@ def choose_validation_sequences(keys, fraction, seed):
                                    f"{seed}/{g}".encode()).hexdigest()))[
                                        :owed]:
             taken[group] += 1
-    return {i for group, ids in groups.items() for i in ids[:taken[group]]}
+    return {group: ranks[taken[group] - 1]
+            for group, ranks in groups.items() if taken[group]}
+
+
+def validation_rank(seed, sequence_id):
+    """A sequence's place in the seeded order the validation slice is
+    taken in (the SHA-256 of ``seed/sequence_id``, hex)."""
+    return hashlib.sha256(f"{seed}/{sequence_id}".encode()).hexdigest()
+
+
+def in_validation(cutoffs, seed, sequence_id, group):
+    """Whether a training sequence is in the validation slice that
+    ``cutoffs`` (`validation_cutoffs`) describe."""
+    cutoff = cutoffs.get(group)
+    return cutoff is not None and validation_rank(seed, sequence_id) <= cutoff
 
 
 def latest_validation_positions(train_positions, fraction):
