@@ -207,15 +207,6 @@ def validation_count(train_count, fraction):
     return math.floor(train_count * fraction + 0.5)
 
 
-def choose_validation_sequences(keys, fraction, seed):
-    """Sequences mode: the ids of the training sequences that form the
-    validation slice (see `validation_cutoffs`)."""
-    keys = list(keys)
-    cutoffs = validation_cutoffs(keys, fraction, seed)
-    return {sequence_id for sequence_id, group in keys
-            if in_validation(cutoffs, seed, sequence_id, group)}
-
-
 def validation_cutoffs(keys, fraction, seed):
     """Sequences mode: which training sequences form the validation slice,
     as ``{group: rank}``: a sequence is in it when its `validation_rank` is
@@ -506,14 +497,14 @@ def bucket_rows(rows, bucket_of):
     labels = np.asarray(rows.labels, dtype=object)
     splits = (None if rows.splits is None
               else np.asarray(rows.splits, dtype=object))
-    steps = (rows.steps if isinstance(rows.steps, np.ndarray)
-             else np.asarray(rows.steps, dtype=object))
+    integer_steps = isinstance(rows.steps, np.ndarray)
+    steps = rows.steps if integer_steps else np.asarray(rows.steps,
+                                                         dtype=object)
     for bucket, start, stop in segments:
         taken = order[start:stop]
         yield bucket, Rows(
             ids[taken].tolist(), rows.lines[taken],
-            (steps[taken] if isinstance(rows.steps, np.ndarray)
-             else steps[taken].tolist()),
+            steps[taken] if integer_steps else steps[taken].tolist(),
             rows.numbers[taken], tuple(bad[bucket]),
             labels[taken].tolist(),
             None if splits is None else splits[taken].tolist())

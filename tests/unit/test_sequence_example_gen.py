@@ -223,26 +223,36 @@ def test_validation_sequences_are_carved_from_train_by_class(tmp_path):
     assert sequence_ids(reseeded["validation"]) != validation
 
 
+def chosen_ids(keys, fraction, seed):
+    """The ids of the training sequences ``keys`` whose validation slice
+    `rules.validation_cutoffs` describes (the executor's `in_validation`
+    test, per sequence)."""
+    keys = list(keys)
+    cutoffs = rules.validation_cutoffs(keys, fraction, seed)
+    return {sequence_id for sequence_id, group in keys
+            if rules.in_validation(cutoffs, seed, sequence_id, group)}
+
+
 def test_many_small_classes_still_give_the_validation_slice_its_share():
     """52 classes of 2 training sequences (the archive's PigCVP): 15 % of
     each rounds to none, yet the slice gets 15 % of all (16), one from each
     of 16 classes, never a class's last sequence; classes big enough keep
     their own rounded share; deterministic and seeded."""
     keys = [(f"s{c}-{i}", str(c)) for c in range(52) for i in range(2)]
-    chosen = rules.choose_validation_sequences(keys, 0.15, seed=0)
+    chosen = chosen_ids(keys, 0.15, seed=0)
     assert len(chosen) == 16
     assert len({i.split("-")[0] for i in chosen}) == 16
-    assert rules.choose_validation_sequences(reversed(keys), 0.15, 0) == chosen
-    assert rules.choose_validation_sequences(keys, 0.15, 1) != chosen
+    assert chosen_ids(reversed(keys), 0.15, 0) == chosen
+    assert chosen_ids(keys, 0.15, 1) != chosen
     # Half of the sequences asked for: still one left in every class.
-    halves = rules.choose_validation_sequences(keys, 0.5, seed=0)
+    halves = chosen_ids(keys, 0.5, seed=0)
     assert len(halves) == 52 and len({i.split("-")[0] for i in halves}) == 52
     # Two classes of 20 (3 each) and 10 singletons (never taken): 6 of 50
     # by class, topped up to 8 (15 % of 50, rounded) from the big ones.
     mixed = ([(f"a{i}", "a") for i in range(20)] +
              [(f"b{i}", "b") for i in range(20)] +
              [(f"c{i}", f"c{i}") for i in range(10)])
-    chosen = rules.choose_validation_sequences(mixed, 0.15, seed=0)
+    chosen = chosen_ids(mixed, 0.15, seed=0)
     assert len(chosen) == 8 and not any(i.startswith("c") for i in chosen)
     assert sorted(sum(i.startswith(k) for i in chosen) for k in "ab") == [4, 4]
 
