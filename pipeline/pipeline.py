@@ -42,6 +42,12 @@ from noisy_rnn.pipeline.trainer import naive_baselines
 from noisy_rnn.schemas import contracts
 
 SPAN_PATTERN = "span-{SPAN}/*.csv"
+# The models are evaluated through their serving signatures, loaded with
+# `tf.saved_model.load`. Left unset, TFMA guesses the type by rebuilding
+# each model (candidate and baseline) as a Keras model: seconds per model,
+# for a rebuild that fails on the convolutional branch's layer (and ends in
+# this type) or, without that branch, loads the same signatures slower.
+MODEL_TYPE = tfma.TF_GENERIC
 # Module paths TFX imports inside the components.
 # Keras metrics without AutoGraph:
 METRICS_MODULE = "noisy_rnn.pipeline.trainer.metrics"
@@ -153,7 +159,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     tiny = {"value": 1e-10}
     if spec.task == "classification":
         model_spec = tfma.ModelSpec(
-            signature_name=contracts.SERVING_DEFAULT,
+            signature_name=contracts.SERVING_DEFAULT, model_type=MODEL_TYPE,
             label_key=contracts.LABEL_KEY,
             prediction_key=contracts.PROBABILITIES,
             preprocessing_function_names=["transform_features"])
@@ -167,7 +173,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                     absolute={"value": -1e-10})))]
     else:
         model_spec = tfma.ModelSpec(
-            signature_name=contracts.SERVING_DEFAULT,
+            signature_name=contracts.SERVING_DEFAULT, model_type=MODEL_TYPE,
             label_key=spec.label_feature,
             prediction_key=contracts.PREDICTION)
         # Always a value threshold: with a change threshold alone, TFMA

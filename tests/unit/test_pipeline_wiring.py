@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow_model_analysis as tfma
 import tf_keras
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
@@ -148,6 +149,15 @@ def test_evaluator_holds_a_forecast_below_the_naive_ones(tmp_path):
                                          "seasonal_naive": (0, None),
                                          "ar": (None, None)}
     assert _naive_thresholds(_config(tmp_path)) == {}  # classification
+
+
+def test_evaluator_is_told_the_model_type_for_both_tasks(tmp_path):
+    # Told, TFMA loads each model through its signatures; untold, it first
+    # rebuilds the model as a Keras model just to guess the type.
+    for config in (_config(tmp_path),
+                   PipelineConfig(dataset="co2", output=str(tmp_path))):
+        [model_spec] = eval_config(config).model_specs
+        assert model_spec.model_type == tfma.TF_GENERIC
 
 
 def test_latency_budgets_from_the_command_line_reach_the_servingvalidator(
