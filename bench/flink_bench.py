@@ -9,7 +9,10 @@ noise (1 % of each channel's standard deviation, clipped to the channel's
 range so the curated schema still holds), in the original train/eval split.
 Each run is a fresh ``noisy-rnn run`` process (short model config, as the
 tests use: the Trainer's share stays small); per-component seconds come from
-MLMD. Peak memory: the largest sum of resident memory, sampled every 0.2 s,
+MLMD, and from them SequenceExampleGen's CSV rows/s and the Evaluator's
+eval examples/s, beside the model's own rate on the same examples (its
+serving signature alone, batches of 1,000: what the Evaluator cannot
+beat). Peak memory: the largest sum of resident memory, sampled every 0.2 s,
 of the run's process tree plus (on Flink) the cluster's JVMs and Python
 workers. Starts the local cluster if it is not up (and leaves it up).
 """
@@ -29,11 +32,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from conftest import SHORT  # noqa: E402
 
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig  # noqa: E402
-from noisy_rnn.pipeline.ops import flink_cluster, runner  # noqa: E402
+from noisy_rnn.pipeline.ops import (flink_cluster, run_records,  # noqa: E402
+                                    runner)
 from noisy_rnn.pipeline.pipeline import BEAM_COMPONENTS  # noqa: E402
+from noisy_rnn.schemas import contracts  # noqa: E402
 from noisy_rnn.schemas.dataset_spec import load_spec  # noqa: E402
 
 SHOWN = list(BEAM_COMPONENTS) + ["Trainer"]
+# Per-second figures: SequenceExampleGen's CSV rows, the Evaluator's eval
+# examples, and the same examples through the model alone.
+RATES = ("rows/s", "eval/s", "model eval/s")
 
 
 def scaled_copy(scale, folder, seed=0):
@@ -120,8 +128,39 @@ class PeakMemory(threading.Thread):
             self.peak = max(self.peak, tree_rss_mb(self.roots))
 
 
+def model_examples_per_second(config, summary, batch=1000, passes=2):
+    """The run's model alone on its eval split: serialized examples through
+    ``serving_default`` in batches of ``batch``, the best of ``passes``
+    (after one warm-up call). The Evaluator cannot beat this rate: it
+    makes the same calls, plus TFMA's work around them."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    with run_records.open_store(config) as m:
+        [model] = m.store.get_artifacts_by_id([summary.model_id])
+        examples = max((a for a in m.store.get_artifacts_by_type("Examples")
+                        if "/SequenceExampleGen/" in a.uri),
+                       key=lambda a: a.id)
+    signature = tf.saved_model.load(os.path.join(
+        model.uri, "Format-Serving")).signatures[contracts.SERVING_DEFAULT]
+    [name] = signature.structured_input_signature[1]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(
+        tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*")),
+        compression_type="GZIP")]
+    batches = [tf.constant(records[i:i + batch])
+               for i in range(0, len(records), batch)]
+    signature(**{name: batches[0]})
+    best = float("inf")
+    for _ in range(passes):
+        start = time.perf_counter()
+        for values in batches:
+            signature(**{name: values})
+        best = min(best, time.perf_counter() - start)
+    return len(records) / best
+
+
 def bench_run(spec_path, output, runner_name):
-    """``(per-component seconds, wall seconds, peak MB)`` of one run."""
+    """``(per-component seconds, wall seconds, peak MB, rates)`` of one run;
+    rates: CSV rows/s of SequenceExampleGen, eval examples/s of the
+    Evaluator and of the model alone (`model_examples_per_second`)."""
     shutil.rmtree(output, ignore_errors=True)
     command = [os.path.join(os.path.dirname(sys.executable), "noisy-rnn"),
                "run", "--dataset", spec_path, "--output", output,
@@ -144,9 +183,16 @@ def bench_run(spec_path, output, runner_name):
     if process.returncode:
         raise SystemExit(f"{runner_name} run on {spec_path} failed: "
                          f"{stderr.strip().splitlines()[-1:]}")
-    summary = runner.summarize_latest_run(PipelineConfig(
-        dataset=spec_path, output=output, model=ModelConfig(**SHORT)))
-    return summary.seconds, wall, sampler.peak
+    config = PipelineConfig(dataset=spec_path, output=output,
+                            model=ModelConfig(**SHORT))
+    summary = runner.summarize_latest_run(config)
+    with open(load_spec(spec_path).csv) as f:
+        rows = sum(1 for _ in f) - 1
+    rates = {"rows/s": rows / summary.seconds["SequenceExampleGen"],
+             "eval/s": summary.example_counts["examples_eval"] /
+             summary.seconds["Evaluator"],
+             "model eval/s": model_examples_per_second(config, summary)}
+    return summary.seconds, wall, sampler.peak, rates
 
 
 def main():
@@ -161,21 +207,23 @@ def main():
     for scale in args.scales:
         spec_path = scaled_copy(scale, os.path.join(args.work, f"x{scale}"))
         for runner_name in args.runners:
-            seconds, wall, peak = bench_run(
+            seconds, wall, peak, rates = bench_run(
                 spec_path, os.path.join(args.work, f"run-x{scale}-"
                                                    f"{runner_name}"),
                 runner_name)
-            rows.append((scale, runner_name, seconds, wall, peak))
+            rows.append((scale, runner_name, seconds, wall, peak, rates))
             print(f"x{scale} {runner_name}: " + ", ".join(
                 f"{c} {seconds.get(c, 0):.1f}" for c in SHOWN) +
-                f"; wall {wall:.0f} s; peak {peak:.0f} MB", flush=True)
+                f"; wall {wall:.0f} s; peak {peak:.0f} MB; " + ", ".join(
+                    f"{k} {v:,.0f}" for k, v in rates.items()), flush=True)
     print("\n| data | runner | " + " | ".join(SHOWN) +
-          " | run (wall) | peak memory |")
-    print("|---|---|" + "---|" * (len(SHOWN) + 2))
-    for scale, runner_name, seconds, wall, peak in rows:
+          " | run (wall) | peak memory | " + " | ".join(RATES) + " |")
+    print("|---|---|" + "---|" * (len(SHOWN) + 2 + len(RATES)))
+    for scale, runner_name, seconds, wall, peak, rates in rows:
         print(f"| ×{scale} | {runner_name} | " + " | ".join(
             f"{seconds.get(c, 0):.1f} s" for c in SHOWN) +
-            f" | {wall:.0f} s | {peak / 1024:.1f} GB |")
+            f" | {wall:.0f} s | {peak / 1024:.1f} GB | " + " | ".join(
+                f"{rates[k]:,.0f}" for k in RATES) + " |")
 
 
 if __name__ == "__main__":
