@@ -90,7 +90,10 @@ setup(
     include_package_data=False,
     cmdclass={"build_py": BuildPyWithoutConverters},
     install_requires=["tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",
-                      "pyyaml", "matplotlib"],  # matplotlib: the run report
+                      "pyyaml", "matplotlib",  # matplotlib: the run report
+                      # TFRecord CRCs (SequenceExampleGen); TFX's Beam[gcp]
+                      # needs it too
+                      "google-crc32c"],
     # The Keras 3 layers' JAX backend (noisy_rnn.keras3 runs on TensorFlow's
     # too); pins are in requirements.lock.
     extras_require={"keras3": ["keras>=3", "jax[cpu]"]},

@@ -36,6 +36,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from noisy_rnn.components.sequence_example_gen import examples as rules
+from noisy_rnn.components.sequence_example_gen import tfrecords
 from noisy_rnn.schemas import contracts
 from noisy_rnn.schemas.dataset_spec import (DatasetSpec, SpecError,
                                             check_csv_header, decode_csv)
@@ -280,6 +281,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                   "GenerateExamplesByBeam")
 
     def GenerateExamplesByBeam(self, pipeline, exec_properties):
+        """``{split: PCollection}``; unlike TFX's, an element is a bucket's
+        examples of that split as framed TFRecord bytes
+        (`tfrecords.framed`), which `_write_splits` writes as they are."""
         spec = spec_from_exec_properties(exec_properties)
         patterns = self._patterns
         csv_paths = sorted(path for pattern in patterns
@@ -322,9 +326,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
         split_examples, counts = {}, [results.counts]
         for split in splits:
+            # A bucket's examples of this split, framed at once.
             split_examples[split] = examples | f"Example[{split}]" >> \
                 beam.FlatMap(lambda batch, split=split: [
-                    t[2] for t in batch if t[1] == split])
+                    framed for framed in [tfrecords.framed(
+                        t[2] for t in batch if t[1] == split)] if framed])
             counts.append(
                 examples
                 | f"Count[{split}]" >> beam.Map(
@@ -363,7 +369,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             for split, records in self.GenerateExamplesByBeam(
                     pipeline, exec_properties).items():
                 _ = records | f"WriteSplit[{split}]" >> \
-                    beam.io.WriteToTFRecord(
+                    tfrecords.write_framed(
                         os.path.join(
                             artifact_utils.get_split_uri(artifacts, split),
                             write_split.DEFAULT_TF_RECORD_FILE_NAME),

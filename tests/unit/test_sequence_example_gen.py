@@ -6,6 +6,7 @@ import glob
 import json
 import os
 
+import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -16,6 +17,7 @@ from tfx.utils import proto_utils
 from noisy_rnn.components.sequence_example_gen import (SequenceExampleGen,
                                                        executor)
 from noisy_rnn.components.sequence_example_gen import examples as rules
+from noisy_rnn.components.sequence_example_gen import tfrecords
 from noisy_rnn.components.sequence_example_gen.examples import DataError
 from noisy_rnn.schemas.dataset_spec import decode_csv, load_spec
 
@@ -719,3 +721,27 @@ def test_buckets_leave_in_order_of_their_first_row(tmp_path):
             (line, row[0]) for line, row in enumerate(rows)
             if executor.bucket_of(row[0]) == bucket)]
         assert np.all(np.diff(bucket_rows.lines) > 0)
+
+
+def test_framed_records_are_what_tensorflow_writes(tmp_path):
+    """A bucket's records framed at once (empty and large ones among them)
+    are the bytes `tf.io.TFRecordWriter` writes; written by the sink into
+    a ``.gz`` file, every record reads back, in order."""
+    rng = np.random.default_rng(0)
+    records = [rng.bytes(n) for n in (0, 1, 7, 300, 70_000, 12)]
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as writer:
+        for record in records:
+            writer.write(record)
+    assert tfrecords.framed(records) == \
+        (tmp_path / "tf.tfrecord").read_bytes()
+    assert tfrecords.framed([]) == b""
+
+    with beam.Pipeline() as pipeline:
+        _ = (pipeline
+             | beam.Create([tfrecords.framed(records[:2]),
+                            tfrecords.framed(records[2:])])
+             | tfrecords.write_framed(str(tmp_path / "out" / "data"),
+                                      file_name_suffix=".gz"))
+    [written] = glob.glob(str(tmp_path / "out" / "data-*-of-*.gz"))
+    assert [r.numpy() for r in tf.data.TFRecordDataset(
+        written, compression_type="GZIP")] == records
