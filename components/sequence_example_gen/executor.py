@@ -236,6 +236,13 @@ def _window_examples(sequence_id, chunk, spec, validation_fraction, out):
     return skipped
 
 
+def _framed_split(batch, split):
+    """A bucket's examples of ``split`` framed as one element (none if it
+    has none): the sink writes them with one compressor call."""
+    records = tfrecords.framed(t[2] for t in batch if t[1] == split)
+    return [records] if records else []
+
+
 def output_splits(validation_fraction):
     """The splits written: train, validation (if a fraction is given),
     eval."""
@@ -326,11 +333,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
         split_examples, counts = {}, [results.counts]
         for split in splits:
-            # A bucket's examples of this split, framed at once.
             split_examples[split] = examples | f"Example[{split}]" >> \
-                beam.FlatMap(lambda batch, split=split: [
-                    framed for framed in [tfrecords.framed(
-                        t[2] for t in batch if t[1] == split)] if framed])
+                beam.FlatMap(_framed_split, split)
             counts.append(
                 examples
                 | f"Count[{split}]" >> beam.Map(
