@@ -28,7 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flink_bench import PeakMemory, _rss_kb, scaled_copy  # noqa: E402
+from flink_bench import (PeakMemory, _rss_kb, data_rows,  # noqa: E402
+                         scaled_copy)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "components/sequence_example_gen"
@@ -103,13 +104,6 @@ def bench_run(spec_path, output, git_ref):
     if process.returncode:
         raise SystemExit(f"run on {spec_path} failed:\n{stderr[-3000:]}")
     return json.loads(stdout.strip().splitlines()[-1]), sampler.peak
-
-
-def data_rows(spec_path):
-    """Rows of the copy's CSV, its header excluded."""
-    with open(os.path.join(os.path.dirname(spec_path), "data.csv"),
-              "rb") as f:
-        return sum(1 for _ in f) - 1
 
 
 def main():

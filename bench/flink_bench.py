@@ -81,6 +81,13 @@ def scaled_copy(scale, folder, seed=0):
     return os.path.join(folder, "dataset.yaml")
 
 
+def data_rows(spec_path):
+    """Rows of the copy's CSV, its header excluded."""
+    with open(os.path.join(os.path.dirname(spec_path), "data.csv"),
+              "rb") as f:
+        return sum(1 for _ in f) - 1
+
+
 def _rss_kb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -186,9 +193,8 @@ def bench_run(spec_path, output, runner_name):
     config = PipelineConfig(dataset=spec_path, output=output,
                             model=ModelConfig(**SHORT))
     summary = runner.summarize_latest_run(config)
-    with open(load_spec(spec_path).csv) as f:
-        rows = sum(1 for _ in f) - 1
-    rates = {"rows/s": rows / summary.seconds["SequenceExampleGen"],
+    rates = {"rows/s": data_rows(spec_path) /
+             summary.seconds["SequenceExampleGen"],
              "eval/s": summary.example_counts["examples_eval"] /
              summary.seconds["Evaluator"],
              "model eval/s": model_examples_per_second(config, summary)}
