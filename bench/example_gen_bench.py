@@ -37,22 +37,29 @@ VALIDATION_FRACTION = 0.15  # the pipeline's default
 
 
 def _old_executor(git_ref):
-    """The executor module as of ``git_ref``, with the example rules of the
-    same commit (loaded under names of their own)."""
+    """The executor module as of ``git_ref``, with the example rules (and,
+    where the commit has it, the TFRecord framing) of the same commit
+    (loaded under names of their own)."""
     folder = tempfile.mkdtemp(prefix="example-gen-old-")
     modules = {}
-    for name in ("examples", "executor"):
+    for name in ("examples", "tfrecords", "executor"):
+        source = subprocess.run(
+            ["git", "-C", REPO, "show", f"{git_ref}:{PACKAGE}/{name}.py"],
+            check=False, capture_output=True)
+        if source.returncode and name == "tfrecords":  # older commits
+            continue
+        source.check_returncode()
         path = os.path.join(folder, f"{name}.py")
         with open(path, "wb") as f:
-            f.write(subprocess.run(
-                ["git", "-C", REPO, "show", f"{git_ref}:{PACKAGE}/{name}.py"],
-                check=True, capture_output=True).stdout)
+            f.write(source.stdout)
         module_name = f"old_sequence_example_gen_{name}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         modules[name] = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = modules[name]
         spec.loader.exec_module(modules[name])
     modules["executor"].rules = modules["examples"]
+    if "tfrecords" in modules:
+        modules["executor"].tfrecords = modules["tfrecords"]
     return modules["executor"]
 
 

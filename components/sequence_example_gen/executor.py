@@ -25,6 +25,7 @@ import random
 import zlib
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
@@ -104,7 +105,7 @@ def _write_json(values, path):
         json.dump(values, f, indent=1, sort_keys=True)
 
 
-def _read_chunks(csv_path, spec):
+def _read_chunks(csv_path, spec, with_keys=False):
     """``(bucket, pickled rules.Rows)`` per bucket of each part of one CSV
     file's sequences (any filesystem TensorFlow reads, e.g.
     gs://), after checking its header has the spec's columns: every file of
@@ -112,7 +113,8 @@ def _read_chunks(csv_path, spec):
     in parts of `rules.PART_BYTES` (`_file_parts`), so memory is bounded by
     a part, whatever the file's size; a plain part is parsed by Arrow, any
     other by the Python rules, which name what is wrong
-    (`rules.read_parts`)."""
+    (`rules.read_parts`). ``with_keys``: also each part's `_sequence_keys`,
+    pickled, on the ``keys`` output."""
     with tf.io.gfile.GFile(csv_path, "rb") as f:
         parts = _file_parts(csv_path, f)
         first = next(parts, rules.Part.of(1, b""))
@@ -133,6 +135,9 @@ def _read_chunks(csv_path, spec):
                 csv_path, itertools.chain([first], parts), spec, header,
                 lambda part: decode_csv(csv_path, part.raw, rules.DataError,
                                         part.first_line)):
+            if with_keys:
+                yield beam.pvalue.TaggedOutput("keys", pickle.dumps(
+                    _sequence_keys(rows), pickle.HIGHEST_PROTOCOL))
             for bucket, bucket_rows in rules.bucket_rows(rows, bucket_of):
                 yield bucket, pickle.dumps(bucket_rows,
                                            pickle.HIGHEST_PROTOCOL)
@@ -184,10 +189,47 @@ def bucket_of(sequence_id):
     return zlib.crc32(sequence_id.encode()) % BUCKETS
 
 
-def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0):
+def _sequence_keys(rows):
+    """``{sequence_id: (first line, label, split)}`` of the sequences in a
+    part's `rules.Rows`: what choosing each sequence's split needs
+    (`split_rule`), read before the examples are built. The label and
+    split are those of the sequence's first row; a sequence whose rows
+    disagree fails later, where its example is built, with its own
+    message."""
+    if not len(rows.ids):
+        return {}
+    bounds, ids = rules._runs(rows.ids)  # pylint: disable=protected-access
+    starts = bounds[:-1]
+    firsts = np.minimum.reduceat(rows.lines, starts).tolist()
+    keys = {}
+    for sequence_id, start, line in zip(ids[starts].tolist(),
+                                        starts.tolist(), firsts):
+        found = keys.get(sequence_id)
+        if found is None or line < found[0]:
+            keys[sequence_id] = (line, rows.labels[start], None
+                                 if rows.splits is None
+                                 else rows.splits[start])
+    return keys
+
+
+def _merged_keys(pickled_keys):
+    """The parts' `_sequence_keys` merged: each sequence's least first
+    line, with the label and split of the row on that line."""
+    merged = {}
+    for keys in map(pickle.loads, pickled_keys):
+        for sequence_id, key in keys.items():
+            found = merged.get(sequence_id)
+            if found is None or key[0] < found[0]:
+                merged[sequence_id] = key
+    return merged
+
+
+def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0, seed=0,
+                     rule=None):
     """A bucket's examples as one list of ``(first line, split,
     serialized example, (sequence_id, group))`` (windows mode: ``(0, split,
-    example, None)``), and its counts on the ``counts`` output."""
+    example, None)``), and its counts on the ``counts`` output. Sequences
+    mode: ``rule`` (`split_rule`), if given, sets each example's split."""
     bucket, pieces = keyed_pieces
     parts = [pickle.loads(piece) for piece in pieces]
     examples, counts = [], collections.Counter()
@@ -202,6 +244,9 @@ def _bucket_examples(keyed_pieces, spec, validation_fraction=0.0):
             counts["sequences"] += 1
             # The group the validation slice is stratified by: the class.
             group = label if spec.task == "classification" else None
+            if rule is not None:
+                split = final_split(spec, rule, seed, first_line, split,
+                                    (sequence_id, group))
             examples.append((first_line, split, example,
                              (sequence_id, group)))
     for key, count in counts.items():
@@ -250,24 +295,43 @@ def output_splits(validation_fraction):
             else rules.SPLITS)
 
 
-def _carve_validation_sequences(examples, fraction, seed):
-    """Relabels the chosen training sequences (see
-    `rules.validation_cutoffs`) as the validation split. The choice reaches
-    every bucket as one rank per class, not as the set of chosen ids (at
-    x200: the same time, 0.2 GB less peak memory)."""
-    cutoffs = (examples
-               | "TrainKeys" >> beam.Map(
-                   lambda batch: [t[3] for t in batch if t[1] == "train"])
-               | "AllTrainKeys" >> beam.combiners.ToList()
-               | "ChooseValidation" >> beam.Map(
-                   lambda keys: rules.validation_cutoffs(
-                       itertools.chain.from_iterable(keys), fraction, seed)))
-    return examples | "CarveValidation" >> beam.Map(
-        lambda batch, cutoffs: [
-            (t[0], rules.VALIDATION if t[1] == "train" and
-             rules.in_validation(cutoffs, seed, *t[3]) else t[1], t[2], t[3])
-            for t in batch],
-        cutoffs=beam.pvalue.AsSingleton(cutoffs))
+def split_rule(pickled_keys, spec, fraction, seed):
+    """Sequences mode: ``(cut, cutoffs)``, what sets each sequence's split
+    (`final_split`), from every part's `_sequence_keys`. ``cut``: with an
+    ``eval_fraction``, the first line of the earliest sequence in the eval
+    part (`_eval_cutoff_line`). ``cutoffs``: with a validation ``fraction``,
+    the `rules.validation_cutoffs` of the training sequences, stratified by
+    class in classification. Chosen before the examples are built, so a
+    bucket's examples are written as they are built (no second pass)."""
+    keys = _merged_keys(pickled_keys)
+    cut = None
+    if spec.eval_fraction is not None:
+        cut = _eval_cutoff_line([line for line, _, _ in keys.values()],
+                                spec.eval_fraction)
+    cutoffs = {}
+    if fraction:
+        classes = spec.task == "classification"
+        cutoffs = rules.validation_cutoffs(
+            ((sequence_id, label if classes else None)
+             for sequence_id, (line, label, split) in keys.items()
+             if final_split(spec, (cut, {}), seed, line, split,
+                            None) == "train"),
+            fraction, seed)
+    return cut, cutoffs
+
+
+def final_split(spec, rule, seed, first_line, split, key):
+    """A sequence's split under ``rule`` (`split_rule`): by time when the
+    spec has an ``eval_fraction`` (else ``split``, its split column's),
+    then, if training and chosen by the cutoffs, validation. ``key``:
+    ``(sequence_id, group)``."""
+    cut, cutoffs = rule
+    if spec.eval_fraction is not None:
+        split = "eval" if cut is not None and first_line >= cut else "train"
+    if cutoffs and split == "train" and rules.in_validation(cutoffs, seed,
+                                                            *key):
+        split = rules.VALIDATION
+    return split
 
 
 def _eval_cutoff_line(first_lines, eval_fraction):
@@ -304,32 +368,30 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
         fraction, seed = validation_from_exec_properties(exec_properties)
         splits = output_splits(fraction)
+        # Sequences mode, split by time or carving a validation slice:
+        # each sequence's split is chosen from keys read with the rows.
+        keyed = spec.mode == "sequences" and (
+            spec.eval_fraction is not None or bool(fraction))
+        read = (pipeline
+                | "CsvPaths" >> beam.Create(csv_paths)
+                | "ReadChunks" >> beam.FlatMap(
+                    _read_chunks, spec, with_keys=keyed)
+                .with_outputs("keys", main="rows"))
+        rule = None
+        if keyed:
+            rule = beam.pvalue.AsSingleton(
+                read.keys
+                | "AllKeys" >> beam.combiners.ToList()
+                | "SplitRule" >> beam.Map(split_rule, spec, fraction, seed))
         # Elements from here on are a bucket's list of examples.
         results = (
-            pipeline
-            | "CsvPaths" >> beam.Create(csv_paths)
-            | "ReadChunks" >> beam.FlatMap(_read_chunks, spec)
+            read.rows
             | "GroupSequences" >> beam.GroupByKey()
             | "ToExamples" >> beam.FlatMap(
-                _bucket_examples, spec, validation_fraction=fraction)
+                _bucket_examples, spec, validation_fraction=fraction,
+                seed=seed, rule=rule)
             .with_outputs("counts", main="examples"))
         examples = results.examples
-        if spec.mode == "sequences" and spec.eval_fraction is not None:
-            cutoff = (examples
-                      | "FirstLines" >> beam.Map(
-                          lambda batch: [t[0] for t in batch])
-                      | "AllFirstLines" >> beam.combiners.ToList()
-                      | "CutoffLine" >> beam.Map(
-                          lambda lines: _eval_cutoff_line(
-                              list(itertools.chain.from_iterable(lines)),
-                              spec.eval_fraction)))
-            examples = examples | "SplitByTime" >> beam.Map(
-                lambda batch, cut: [
-                    (t[0], "eval" if cut is not None and t[0] >= cut
-                     else "train", t[2], t[3]) for t in batch],
-                cut=beam.pvalue.AsSingleton(cutoff))
-        if spec.mode == "sequences" and fraction:
-            examples = _carve_validation_sequences(examples, fraction, seed)
 
         split_examples, counts = {}, [results.counts]
         for split in splits:

@@ -3,14 +3,19 @@ every bad input named by file, line and column."""
 
 import csv
 import glob
+import io
 import json
 import os
+import pathlib
+import time
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pytest
 import tensorflow as tf
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
@@ -745,3 +750,34 @@ def test_framed_records_are_what_tensorflow_writes(tmp_path):
     [written] = glob.glob(str(tmp_path / "out" / "data-*-of-*.gz"))
     assert [r.numpy() for r in tf.data.TFRecordDataset(
         written, compression_type="GZIP")] == records
+
+
+def test_writer_thread_writes_in_order_and_raises_a_write_error(tmp_path):
+    """The sink's writes, done by a thread of their own, give the gzip
+    bytes of the same writes done in the caller's thread; a failed write
+    (a full disk) is raised by the next write or by close, not lost."""
+    rng = np.random.default_rng(1)
+    pieces = [tfrecords.framed([rng.bytes(n)]) for n in range(0, 9000, 97)]
+    paths = [str(tmp_path / name) for name in ("direct.gz", "thread.gz")]
+    direct = FileSystems.create(paths[0], compression_type=CompressionTypes.GZIP)
+    threaded = tfrecords.WriterThread(
+        FileSystems.create(paths[1], compression_type=CompressionTypes.GZIP), depth=2)
+    for piece in pieces:
+        direct.write(piece)
+        threaded.write(piece)
+    direct.close()
+    threaded.close()
+    first, second = (pathlib.Path(path).read_bytes() for path in paths)
+    assert first == second and len(first) > 1000
+
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    failing = tfrecords.WriterThread(FullDisk())
+    failing.write(b"x")
+    with pytest.raises(OSError, match="No space left"):
+        for _ in range(10):  # raised once the thread has tried
+            failing.write(b"y")
+            time.sleep(0.05)
+        failing.close()
