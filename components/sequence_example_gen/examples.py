@@ -706,7 +706,8 @@ def _read_plain(part, chunks):
                     ({chunks.split_column} if chunks.split_column is not None
                      else set()))
     try:
-        reader = pa_csv.open_csv(
+        # The whole part at once: Arrow parses its blocks on every core.
+        table = pa_csv.read_csv(
             pa.BufferReader(raw),
             read_options=pa_csv.ReadOptions(
                 skip_rows=skip, column_names=names,
@@ -719,7 +720,7 @@ def _read_plain(part, chunks):
                 include_columns=[names[i] for i in needed],
                 strings_can_be_null=False))
         row = first_line + skip
-        for batch in reader:
+        for batch in table.to_batches():
             columns = dict(zip(batch.schema.names, batch.columns))
             chunks.add_rows(*_arrow_rows(chunks, names, columns, batch),
                             np.arange(row, row + batch.num_rows))
