@@ -8,6 +8,8 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.extractors import unbatch_extractor
 
+from noisy_rnn.pipeline import pipeline
+from noisy_rnn.pipeline.config import PipelineConfig
 from noisy_rnn.pipeline.trainer import extractors
 
 
@@ -72,4 +74,38 @@ def test_the_split_comes_just_before_tfma_s_unbatching():
     position = names.index(extractors.SPLIT_STAGE_NAME)
     assert names[position + 1] == \
         unbatch_extractor.UNBATCH_EXTRACTOR_STAGE_NAME
-    assert names[:position] + names[position + 1:] == defaults
+    assert names[position - 1] == extractors.KEEP_STAGE_NAME
+    assert names[:position - 1] + names[position + 1:] == defaults
+
+
+@pytest.mark.parametrize("dataset, kept", [
+    ("japanese_vowels", set()),  # accuracy reads labels and predictions
+    ("co2", {"co2"}),  # the naive forecasts read the label's channel
+])
+def test_only_the_features_a_metric_reads_reach_the_unbatching(dataset,
+                                                               kept):
+    """With the pipeline's own Evaluator config: transformed features go
+    (the labels were taken from them before), and of the raw features only
+    those a metric names stay, the rest of the extract as it was."""
+    config = pipeline.eval_config(PipelineConfig(dataset=dataset,
+                                                 output="unused"))
+    assert extractors.used_features(config) == kept
+    batch = {
+        "features": {"co2": var_len([3, 2]), "other": var_len([3, 2], 1)},
+        "transformed_features": {"label_xf": np.array([1, 0])},
+        "labels": np.array([1.0, 0.0]),
+        "predictions": np.array([0.5, 0.25]),
+        "input": np.array([b"x", b"y"], dtype=object),
+    }
+    trimmed = extractors._kept(batch, extractors.used_features(config))
+    assert set(trimmed) == {"features", "labels", "predictions", "input"}
+    assert set(trimmed["features"]) == kept
+    for key in ("labels", "predictions", "input"):
+        assert trimmed[key] is batch[key]
+    assert set(batch["features"]) == {"co2", "other"}  # not changed
+
+
+def test_a_sliced_feature_is_kept():
+    config = tfma.EvalConfig(slicing_specs=[
+        tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["speaker"])])
+    assert extractors.used_features(config) == {"speaker"}
