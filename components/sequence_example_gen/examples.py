@@ -442,6 +442,29 @@ def _runs(ids):
     return np.concatenate([[0], starts, [len(ids)]]).astype(np.int64), ids
 
 
+def sequence_keys(rows):
+    """``{sequence_id: (first line, label, split)}`` of the sequences in a
+    part's `Rows`: what choosing each sequence's split needs (the
+    executor's `split_rule`), read before the examples are built. The
+    label and split are those of the sequence's first row; a sequence
+    whose rows disagree fails later, where its example is built, with its
+    own message."""
+    if not len(rows.ids):
+        return {}
+    bounds, ids = _runs(rows.ids)
+    starts = bounds[:-1]
+    firsts = np.minimum.reduceat(rows.lines, starts).tolist()
+    keys = {}
+    for sequence_id, start, line in zip(ids[starts].tolist(),
+                                        starts.tolist(), firsts):
+        found = keys.get(sequence_id)
+        if found is None or line < found[0]:
+            keys[sequence_id] = (line, rows.labels[start], None
+                                 if rows.splits is None
+                                 else rows.splits[start])
+    return keys
+
+
 def sequence_chunks(rows):
     """``(sequence_id, Chunk)`` per sequence of a `Rows`, its runs of
     consecutive rows merged, in order of first appearance."""

@@ -25,7 +25,6 @@ import random
 import zlib
 
 import apache_beam as beam
-import numpy as np
 import tensorflow as tf
 from absl import logging
 from google.protobuf import json_format, struct_pb2
@@ -113,8 +112,8 @@ def _read_chunks(csv_path, spec, with_keys=False):
     in parts of `rules.PART_BYTES` (`_file_parts`), so memory is bounded by
     a part, whatever the file's size; a plain part is parsed by Arrow, any
     other by the Python rules, which name what is wrong
-    (`rules.read_parts`). ``with_keys``: also each part's `_sequence_keys`,
-    pickled, on the ``keys`` output."""
+    (`rules.read_parts`). ``with_keys``: also each part's
+    `rules.sequence_keys`, pickled, on the ``keys`` output."""
     with _open_binary(csv_path) as f:
         parts = _file_parts(csv_path, f)
         first = next(parts, rules.Part.of(1, b""))
@@ -137,7 +136,7 @@ def _read_chunks(csv_path, spec, with_keys=False):
                                         part.first_line)):
             if with_keys:
                 yield beam.pvalue.TaggedOutput("keys", pickle.dumps(
-                    _sequence_keys(rows), pickle.HIGHEST_PROTOCOL))
+                    rules.sequence_keys(rows), pickle.HIGHEST_PROTOCOL))
             for bucket, bucket_rows in rules.bucket_rows(rows, bucket_of):
                 yield bucket, pickle.dumps(bucket_rows,
                                            pickle.HIGHEST_PROTOCOL)
@@ -198,31 +197,8 @@ def bucket_of(sequence_id):
     return zlib.crc32(sequence_id.encode()) % BUCKETS
 
 
-def _sequence_keys(rows):
-    """``{sequence_id: (first line, label, split)}`` of the sequences in a
-    part's `rules.Rows`: what choosing each sequence's split needs
-    (`split_rule`), read before the examples are built. The label and
-    split are those of the sequence's first row; a sequence whose rows
-    disagree fails later, where its example is built, with its own
-    message."""
-    if not len(rows.ids):
-        return {}
-    bounds, ids = rules._runs(rows.ids)  # pylint: disable=protected-access
-    starts = bounds[:-1]
-    firsts = np.minimum.reduceat(rows.lines, starts).tolist()
-    keys = {}
-    for sequence_id, start, line in zip(ids[starts].tolist(),
-                                        starts.tolist(), firsts):
-        found = keys.get(sequence_id)
-        if found is None or line < found[0]:
-            keys[sequence_id] = (line, rows.labels[start], None
-                                 if rows.splits is None
-                                 else rows.splits[start])
-    return keys
-
-
 def _merged_keys(pickled_keys):
-    """The parts' `_sequence_keys` merged: each sequence's least first
+    """The parts' `rules.sequence_keys` merged: each sequence's least first
     line, with the label and split of the row on that line."""
     merged = {}
     for keys in map(pickle.loads, pickled_keys):
@@ -306,11 +282,11 @@ def output_splits(validation_fraction):
 
 def split_rule(pickled_keys, spec, fraction, seed):
     """Sequences mode: ``(cut, cutoffs)``, what sets each sequence's split
-    (`final_split`), from every part's `_sequence_keys`. ``cut``: with an
-    ``eval_fraction``, the first line of the earliest sequence in the eval
-    part (`_eval_cutoff_line`). ``cutoffs``: with a validation ``fraction``,
-    the `rules.validation_cutoffs` of the training sequences, stratified by
-    class in classification. Chosen before the examples are built, so a
+    (`final_split`), from every part's `rules.sequence_keys`. ``cut``:
+    with an ``eval_fraction``, the first line of the earliest sequence in
+    the eval part (`_eval_cutoff_line`). ``cutoffs``: with a validation
+    ``fraction``, the `rules.validation_cutoffs` of the training
+    sequences, stratified by class in classification. Chosen before the examples are built, so a
     bucket's examples are written as they are built (no second pass)."""
     keys = _merged_keys(pickled_keys)
     cut = None

@@ -759,9 +759,10 @@ def test_writer_thread_writes_in_order_and_raises_a_write_error(tmp_path):
     rng = np.random.default_rng(1)
     pieces = [tfrecords.framed([rng.bytes(n)]) for n in range(0, 9000, 97)]
     paths = [str(tmp_path / name) for name in ("direct.gz", "thread.gz")]
-    direct = FileSystems.create(paths[0], compression_type=CompressionTypes.GZIP)
+    gzip = CompressionTypes.GZIP
+    direct = FileSystems.create(paths[0], compression_type=gzip)
     threaded = tfrecords.WriterThread(
-        FileSystems.create(paths[1], compression_type=CompressionTypes.GZIP), depth=2)
+        FileSystems.create(paths[1], compression_type=gzip), depth=2)
     for piece in pieces:
         direct.write(piece)
         threaded.write(piece)
