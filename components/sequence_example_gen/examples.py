@@ -729,8 +729,7 @@ def _read_plain(part, chunks):
                     ({chunks.split_column} if chunks.split_column is not None
                      else set()))
     try:
-        # The whole part at once: Arrow parses its blocks on every core.
-        table = pa_csv.read_csv(
+        reader = pa_csv.open_csv(
             pa.BufferReader(raw),
             read_options=pa_csv.ReadOptions(
                 skip_rows=skip, column_names=names,
@@ -743,7 +742,7 @@ def _read_plain(part, chunks):
                 include_columns=[names[i] for i in needed],
                 strings_can_be_null=False))
         row = first_line + skip
-        for batch in table.to_batches():
+        for batch in reader:
             columns = dict(zip(batch.schema.names, batch.columns))
             chunks.add_rows(*_arrow_rows(chunks, names, columns, batch),
                             np.arange(row, row + batch.num_rows))
