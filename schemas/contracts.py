@@ -74,6 +74,9 @@ TUNING_PROGRESS_FILE = "progress.json"  # while searching: trial N of M
 # --- Files the ServingValidator writes into its InfraBlessing ---------------
 SERVING_REPORT_JSON = "report.json"
 SERVING_REPORT_TEXT = "report.txt"
+# serving_default's outputs on every eval example (the run report's
+# predictions): {"examples": count, "outputs": {output name: [values]}}.
+SERVING_EVAL_OUTPUTS = "eval_outputs.json"
 
 # --- MLMD custom properties --------------------------------------------------
 BLESSED = "blessed"                      # ModelBlessing / InfraBlessing: 0|1

@@ -14,7 +14,12 @@ runs every check and writes the report JSON to ``request["report"]``:
   ``budgets_ms``: ``{"p50_batch_1": ms, "p99_batch_1": ..., "p50_batch_64":
   ..., "p99_batch_64": ...}`` for sequences of up to 100 steps (scaled in
   proportion for longer ones); ``repeats``: timed calls per batch size;
-  ``tolerance``: max abs difference allowed against the reference.
+  ``tolerance``: max abs difference allowed against the reference;
+  ``eval_outputs`` (optional): where to write ``serving_default`` 's
+  outputs named in ``eval_output_keys`` on every eval example, in file
+  order (JSON ``{key: [value per example]}``): the run report's
+  predictions, from the process that loads the model as TF Serving does,
+  so the report need not load it a second time.
 
 The report: ``{"checks": [{"name", "passed", "detail"}], "latency_ms":
 {...}, "project_importable": bool}``. Stands alone on purpose: importing
@@ -34,6 +39,8 @@ PROJECT_PACKAGES = ("noisy_rnn",)
 BUDGET_STEPS = 100
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_EXAMPLES = 256
+# Examples per call when writing every eval example's outputs.
+OUTPUTS_BATCH = 256
 
 
 class _BlockProject(importlib.abc.MetaPathFinder):
@@ -247,9 +254,31 @@ def run_checks(request):
     latency = measure_latency(default, records, request["repeats"])
     checks.append(check_latency(latency, request["budgets_ms"],
                                 int(tf.reduce_max(lengths))))
+    if request.get("eval_outputs"):
+        write_eval_outputs(default, request)
     return {"checks": checks, "latency_ms": latency,
             "examples": len(records), "signatures": sorted(signatures),
             "project_importable": _project_importable()}
+
+
+def write_eval_outputs(default, request):
+    """``default`` 's outputs named in ``request["eval_output_keys"]``
+    (those the model has), one value per eval example in file order, as
+    JSON ``{"examples": count, "outputs": {key: [...]}}`` at
+    ``request["eval_outputs"]``."""
+    records = read_records(request["examples"], limit=-1)
+    found = {}
+    for start in range(0, len(records), OUTPUTS_BATCH):
+        outputs = default(examples=tf.constant(
+            records[start:start + OUTPUTS_BATCH]))
+        for key in request["eval_output_keys"]:
+            if key in outputs:
+                values = outputs[key].numpy().reshape(-1).tolist()
+                found.setdefault(key, []).extend(
+                    v.decode() if isinstance(v, bytes) else v
+                    for v in values)
+    with open(request["eval_outputs"], "w") as f:
+        json.dump({"examples": len(records), "outputs": found}, f)
 
 
 def main(request_path):

@@ -28,6 +28,9 @@ REPORT_TEXT = contracts.SERVING_REPORT_TEXT
 BLESSED_KEY = contracts.BLESSED
 HAS_MODEL_KEY = contracts.HAS_MODEL  # Pusher pushes the stamped model when set
 WARMUP_BATCH_SIZES = (1, 64)
+# The outputs the run report plots, written for every eval example.
+EVAL_OUTPUT_KEYS = [contracts.CLASSES, contracts.PREDICTION,
+                    contracts.LEAST_SQUARES_AR]
 
 
 def eval_example_files(examples: types.Artifact) -> List[str]:
@@ -176,7 +179,13 @@ class Executor(base_executor.BaseExecutor):
                                                         "outputs.npz")
         # Request/report files stay local (the artifact may be on gs://).
         with tempfile.TemporaryDirectory() as work_dir:
-            report = run_clean_check(request, work_dir)
+            outputs = os.path.join(work_dir, contracts.SERVING_EVAL_OUTPUTS)
+            report = run_clean_check(dict(
+                request, eval_outputs=outputs,
+                eval_output_keys=EVAL_OUTPUT_KEYS), work_dir)
+            if os.path.exists(outputs):
+                io_utils.copy_file(outputs, os.path.join(
+                    blessing.uri, contracts.SERVING_EVAL_OUTPUTS), True)
         report.setdefault("checks", [])
         if report.get("project_importable"):
             report["checks"].append({

@@ -15,6 +15,8 @@ from noisy_rnn.pipeline.ops.run_records import (FINAL_STATES, STATE_NAMES,
 from noisy_rnn.schemas import contracts
 
 HEARTBEAT_SECONDS = 30  # without a live line: "still running" this often
+# Running this long, a component is executing (see `ProgressMonitor`).
+EXECUTING_SECONDS = 1.0
 
 
 class ProgressMonitor(threading.Thread):
@@ -25,18 +27,21 @@ class ProgressMonitor(threading.Thread):
 
     ``status``: shows a live line (a terminal); without it, a running
     component gets a line every `HEARTBEAT_SECONDS` instead. Each Trainer
-    eval round gets a line either way. ``on_complete(node)`` is called as
-    each component finishes.
+    eval round gets a line either way. ``on_start(node)`` is called, from
+    this thread, once a component has been running for `EXECUTING_SECONDS`:
+    it is executing, not served from the cache (TFX registers a cached
+    execution as running for the few milliseconds its cache lookup takes).
     """
 
     def __init__(self, config, echo, since_ms, interval=0.5, status=None,
-                 on_complete=None):
+                 on_start=None):
         super().__init__(daemon=True)
         self.config, self.echo, self.since_ms = config, echo, since_ms
         self.interval, self.done = interval, threading.Event()
         self.nodes, self.finished = {}, set()  # by execution id
-        self.status, self.on_complete = status, on_complete
+        self.status, self.on_start = status, on_start
         self.rounds, self.heartbeats = {}, {}  # by execution id
+        self.executing = set()  # ids passed to on_start
 
     def run(self):
         while not self.done.wait(self.interval):
@@ -124,13 +129,17 @@ class ProgressMonitor(threading.Thread):
             self.nodes[execution.id] = node_id(store, execution)
             self.echo(f"  {self.nodes[execution.id]:<28} started")
         state = execution.last_known_state
+        if (self.on_start is not None and state not in FINAL_STATES and
+                execution.id not in self.executing and
+                time.time() - execution.create_time_since_epoch / 1000 >=
+                EXECUTING_SECONDS):
+            self.executing.add(execution.id)
+            self.on_start(self.nodes[execution.id])
         if state in FINAL_STATES:
             self.finished.add(execution.id)
             self.echo(f"  {self.nodes[execution.id]:<28} "
                       f"{STATE_NAMES[state]:<9} "
                       f"{execution_seconds(execution):6.1f} s")
-            if self.on_complete is not None:
-                self.on_complete(self.nodes[execution.id])
 
 
 def _setting_text(result):

@@ -39,6 +39,21 @@ def check_local(config: PipelineConfig):
                              f"folder (URIs are for compile-kubeflow)")
 
 
+# Components that run only once the data has passed the gates, and before
+# the ServingValidator: the first of them to execute (not cached) starts its
+# clean process.
+PRESTART_ON = ("Transform", "Tuner", "Trainer", "Evaluator")
+
+
+def prestart_when_needed(node):
+    """Starts the ServingValidator's clean process (its TensorFlow import
+    overlaps the components before it) once ``node``, one of `PRESTART_ON`,
+    executes: a run refused at the gates, or served from the cache, does not
+    pay for a process it never uses."""
+    if node in PRESTART_ON:
+        serving_validator.prestart_clean_process()
+
+
 def run(config: PipelineConfig, echo=print, status=None,
         log_path=None) -> RunSummary:
     """Compiles and runs the pipeline, then writes the run report; returns
@@ -50,16 +65,12 @@ def run(config: PipelineConfig, echo=print, status=None,
         echo(f"data: {note} of {config.spans_dir}")
     os.makedirs(config.output, exist_ok=True)
     start = time.perf_counter()
-    prefetch = report.PredictionPrefetch(config.output)
     monitor = ProgressMonitor(config, echo, since_ms=int(time.time() * 1000),
-                              status=status,
-                              on_complete=prefetch.node_completed)
+                              status=status, on_start=prestart_when_needed)
     monitor.start()
     failure = None
     try:
         pipeline = create_pipeline(config)
-        # The ServingValidator's clean process imports TensorFlow meanwhile.
-        serving_validator.prestart_clean_process()
         LocalDagRunner().run(pipeline)
     except Exception as error:
         failure = error
@@ -67,7 +78,6 @@ def run(config: PipelineConfig, echo=print, status=None,
     finally:
         serving_validator.stop_prestarted()
         monitor.stop()
-        prefetch.join()
         if failure is not None:  # a report of what exists, then the error
             first = (str(failure).strip().splitlines() or [""])[0]
             written = write_report(config, echo,

@@ -20,6 +20,8 @@ from clean_process import probe_saved_model
 from conftest import LOOSE_BUDGETS, SHORT
 
 from noisy_rnn.components.anomalies_gate import AnomaliesFound
+from noisy_rnn.components.serving_validator import \
+    executor as serving_validator
 from noisy_rnn.pipeline.config import ModelConfig, PipelineConfig
 from noisy_rnn.pipeline.ops import runner
 
@@ -69,15 +71,31 @@ def test_pushed_model_serves_without_the_project_as_evaluated(
         summary.metrics["sparse_categorical_accuracy"], abs=1e-6)
 
 
-def test_identical_rerun_is_served_from_the_cache(japanese_vowels):
+@pytest.fixture
+def clean_starts(monkeypatch):
+    """The ServingValidator's clean processes started from here on: a list
+    that grows as the real ones start."""
+    started = []
+    start = serving_validator._start_clean_process  # pylint: disable=protected-access
+
+    def counted():
+        started.append(start())
+        return started[-1]
+    monkeypatch.setattr(serving_validator, "_start_clean_process", counted)
+    return started
+
+
+def test_identical_rerun_is_served_from_the_cache(japanese_vowels,
+                                                  clean_starts):
     config, first = japanese_vowels
     second = runner.run(config)
     assert second.executed() == []
+    assert clean_starts == []  # nothing to validate: none started
     assert {second.states[c] for c in COMPONENTS} == {"cached"}
     assert second.pushed_path == first.pushed_path
 
 
-def test_anomalies_stop_the_run_before_training(tmp_path):
+def test_anomalies_stop_the_run_before_training(tmp_path, clean_starts):
     spec_dir = tmp_path / "schemas" / "japanese_vowels"
     shutil.copytree("schemas/japanese_vowels", spec_dir)
     (tmp_path / "data").mkdir()
@@ -93,6 +111,7 @@ def test_anomalies_stop_the_run_before_training(tmp_path):
     with pytest.raises(AnomaliesFound, match=r"train: feature 'c0': .*"
                                              r"[Oo]ut-of-range"):
         runner.run(config)
+    assert clean_starts == []  # refused at the gate: none was needed
     summary = runner.summarize_latest_run(config)
     assert summary.states["AnomaliesGate"] == "failed"
     assert "Trainer" not in summary.states

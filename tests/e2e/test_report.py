@@ -6,6 +6,7 @@ script (regression), whose terminal output is also checked: our lines
 only, the libraries' output in the run's log file.
 """
 
+import json
 import os
 import pathlib
 import re
@@ -15,6 +16,9 @@ import sys
 import pytest
 from browser import open_report
 from conftest import LOOSE_BUDGET_FLAGS, SHORT
+
+from noisy_rnn.pipeline.ops.report import collect
+from noisy_rnn.schemas import contracts
 
 NOISY_RNN = pathlib.Path(sys.executable).with_name("noisy-rnn")
 SECTIONS = ["summary", "data", "tuning", "training", "evaluation", "serving"]
@@ -105,6 +109,51 @@ def test_regression_report_shows_forecast_against_the_references(co2_cli_run):
     assert re.search(r"model MAE [\d.]+, persistence MAE [\d.]+, "
                      r"least-squares AR MAE [\d.]+", probe["text"])
     assert "windows skipped" in probe["text"]
+
+
+def reported_and_loaded_predictions(output, tmp_path):
+    """``(the report's cached predictions, the same computed here by
+    loading the pushed model's SavedModel, the ServingValidator's outputs
+    file)`` of the latest run in ``output``."""
+    run = collect.list_runs(str(output))[-1]
+    by_node = collect.executions(str(output), run.id)
+    spec, _ = collect.trainer_settings(by_node)
+    model = collect.output_artifact(str(output), by_node["Trainer"], "model")
+    examples = collect.output_artifact(str(output),
+                                       by_node["SequenceExampleGen"],
+                                       "examples")
+    blessing = collect.output_artifact(str(output),
+                                       by_node["ServingValidator"], "blessing")
+    with open(os.path.join(output, "report", "cache",
+                           f"predictions-{model.id}.json")) as f:
+        reported = json.load(f)
+    loaded = collect.predictions(str(tmp_path), model.uri, model.id,
+                                 examples.uri, spec)  # no served outputs
+    with open(os.path.join(blessing.uri,
+                           contracts.SERVING_EVAL_OUTPUTS)) as f:
+        served = json.load(f)
+    return reported, loaded, served
+
+
+def test_the_reports_predictions_are_the_clean_processs_on_every_eval_example(
+        japanese_vowels, co2_cli_run, tmp_path):
+    """The ServingValidator's clean process wrote the model's outputs on
+    the whole eval split; the report plotted them, equal to the model's
+    own when loaded in-process."""
+    config, summary = japanese_vowels
+    reported, loaded, served = reported_and_loaded_predictions(
+        config.output, tmp_path / "jv")
+    assert served["examples"] == summary.example_counts["examples_eval"]
+    assert len(served["outputs"][contracts.CLASSES]) == served["examples"]
+    assert reported == loaded
+    output, run = co2_cli_run
+    assert run.returncode == 0, run.stderr
+    reported, loaded, served = reported_and_loaded_predictions(
+        output, tmp_path / "co2")
+    assert set(served["outputs"]) == {contracts.PREDICTION,
+                                      contracts.LEAST_SQUARES_AR}
+    assert reported == loaded
+    assert len(reported["predicted"]) == served["examples"] > 0
 
 
 def test_a_default_run_prints_only_our_lines_and_logs_the_rest(co2_cli_run):

@@ -9,12 +9,8 @@ run, still gets a page: what exists, and each missing part named.
 """
 
 import os
-import threading
 import time
 
-from absl import logging
-
-from noisy_rnn.pipeline.ops.report import collect
 from noisy_rnn.pipeline.ops.report.render import (render_history,
                                                   render_run)
 
@@ -22,8 +18,7 @@ REPORT_DIR = "report"
 INDEX_FILE = "index.html"
 HISTORY_FILE = "history.html"
 
-__all__ = ["write_report", "PredictionPrefetch", "REPORT_DIR", "INDEX_FILE",
-           "HISTORY_FILE"]
+__all__ = ["write_report", "REPORT_DIR", "INDEX_FILE", "HISTORY_FILE"]
 
 
 def write_report(output, error=None, log_path=None):
@@ -42,39 +37,3 @@ def write_report(output, error=None, log_path=None):
             f.write(html)
         os.replace(path + ".tmp", path)
     return os.path.join(folder, INDEX_FILE), time.perf_counter() - start
-
-
-class PredictionPrefetch:
-    """Computes the report's eval predictions as soon as the Trainer is
-    done (while the Evaluator and the ServingValidator run), so the report
-    at the end of the run finds them cached. Pass `node_completed` as the
-    progress monitor's ``on_complete``; `join` before rendering. A failure
-    is logged: the report then computes them itself (and names a failure).
-    """
-
-    def __init__(self, output):
-        self.output, self.thread = output, None
-
-    def node_completed(self, node):
-        if node == "Trainer" and self.thread is None:
-            self.thread = threading.Thread(target=self._fetch, daemon=True)
-            self.thread.start()
-
-    def _fetch(self):
-        try:
-            run = collect.list_runs(self.output)[-1]
-            by_node = collect.executions(self.output, run.id)
-            spec, _ = collect.trainer_settings(by_node)
-            model = collect.output_artifact(self.output, by_node["Trainer"],
-                                            "model")
-            examples = collect.output_artifact(
-                self.output, by_node["SequenceExampleGen"], "examples")
-            collect.predictions(self.output, model.uri, model.id,
-                                examples.uri, spec)
-        except Exception as error:  # pylint: disable=broad-except
-            logging.warning("report: eval predictions not prefetched: %s",
-                            error)
-
-    def join(self):
-        if self.thread is not None:
-            self.thread.join()

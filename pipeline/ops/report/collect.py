@@ -211,13 +211,46 @@ def _eval_records(examples_uri):
             tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
-def predictions(output, model_uri, model_id, examples_uri, spec):
+def served_outputs(path, count):
+    """The ServingValidator's ``serving_default`` outputs on the eval split
+    (`contracts.SERVING_EVAL_OUTPUTS`, written by its clean process) as
+    ``{output: array}``, or None when absent or not for ``count``
+    examples."""
+    found = read_json(os.path.dirname(path), os.path.basename(path)) \
+        if path else None
+    if not found or found.get("examples") != count:
+        return None
+    return {key: np.asarray(values)
+            for key, values in found["outputs"].items()}
+
+
+def _model_outputs(model_uri, records, key):
+    """``{key: array, least_squares_ar: array (if the model has it)}``
+    from the model's ``serving_default`` on ``records``."""
+    import tensorflow as tf
+    model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
+    serve = model.signatures[contracts.SERVING_DEFAULT]
+    outputs = {}
+    for start in range(0, len(records), PREDICTION_BATCH):
+        batch = tf.constant(records[start:start + PREDICTION_BATCH])
+        result = serve(**{contracts.EXAMPLES_INPUT: batch})
+        for name in (key, contracts.LEAST_SQUARES_AR):
+            if name in result:  # the AR: not in older models
+                outputs.setdefault(name, []).append(
+                    result[name].numpy().reshape(-1))
+    return {name: np.concatenate(parts) for name, parts in outputs.items()}
+
+
+def predictions(output, model_uri, model_id, examples_uri, spec,
+                served=None):
     """The model's predictions on the eval split beside the truth (and,
     forecasting a channel, persistence's and the least-squares AR's
     forecasts), cached per model: classification ``{"truth": [...],
     "predicted": [...]}``, regression ``{"step": [...], "series": [...],
     "actual": [...], "predicted": [...], "persistence": [...] or None,
-    "least_squares_ar": [...] or None}``."""
+    "least_squares_ar": [...] or None}``. ``served``: the path of the
+    ServingValidator's outputs for this model (see `served_outputs`); the
+    model is loaded here only without them."""
     cache = os.path.join(output, "report", "cache",
                          f"predictions-{model_id}.json")
     cached = read_json(os.path.dirname(cache), os.path.basename(cache))
@@ -227,24 +260,20 @@ def predictions(output, model_uri, model_id, examples_uri, spec):
     records = _eval_records(examples_uri)
     if not records:
         return None
-    model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
-    serve = model.signatures[contracts.SERVING_DEFAULT]
     key = (contracts.CLASSES if spec.task == "classification"
            else contracts.PREDICTION)
-    outputs, ar = [], []
-    for start in range(0, len(records), PREDICTION_BATCH):
-        batch = tf.constant(records[start:start + PREDICTION_BATCH])
-        result = serve(**{contracts.EXAMPLES_INPUT: batch})
-        outputs.append(result[key].numpy().reshape(-1))
-        if contracts.LEAST_SQUARES_AR in result:  # not in older models
-            ar.append(result[contracts.LEAST_SQUARES_AR].numpy().reshape(-1))
-    predicted = np.concatenate(outputs)
+    result = served_outputs(served, len(records))
+    if result is None or key not in result:
+        result = _model_outputs(model_uri, records, key)
+    predicted = result[key]
+    ar = result.get(contracts.LEAST_SQUARES_AR)
     examples = [tf.train.Example.FromString(r).features.feature
                 for r in records]
     if spec.task == "classification":
         found = {"truth": [e[spec.label].bytes_list.value[0].decode()
                            for e in examples],
-                 "predicted": [p.decode() for p in predicted]}
+                 "predicted": [p.decode() if isinstance(p, bytes) else p
+                               for p in predicted]}
     else:
         label = spec.label_feature
         found = {"actual": [e[label].float_list.value[0] for e in examples],
@@ -260,7 +289,7 @@ def predictions(output, model_uri, model_id, examples_uri, spec):
                                   for e in examples]
                                  if spec.forecasts_own_channel else None),
                  contracts.LEAST_SQUARES_AR: (
-                     [float(v) for v in np.concatenate(ar)] if ar else None)}
+                     [float(v) for v in ar] if ar is not None else None)}
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache, "w", encoding="utf-8") as f:
         json.dump(found, f)

@@ -397,13 +397,25 @@ def evaluation_section(view):
     return "".join(parts)
 
 
+def served_outputs_path(view, model_id):
+    """Where the ServingValidator of this run wrote ``model_id`` 's
+    outputs on the eval split (it did only after checking that model), or
+    None."""
+    blessing = view.artifact("ServingValidator", "blessing")
+    if blessing is None or blessing.custom_properties[
+            contracts.CURRENT_MODEL_ID].int_value != model_id:
+        return None
+    return os.path.join(blessing.uri, contracts.SERVING_EVAL_OUTPUTS)
+
+
 def prediction_plots(view):
     model = view.artifact("Trainer", "model")
     examples = view.artifact("SequenceExampleGen", "examples")
     if model is None or examples is None or view.spec is None:
         return missing("eval predictions (no trained model)")
     found = collect.predictions(view.output, model.uri, model.id,
-                                examples.uri, view.spec)
+                                examples.uri, view.spec,
+                                served=served_outputs_path(view, model.id))
     if found is None:
         return missing("eval predictions (no eval examples)")
     if view.spec.task == "classification":
