@@ -17,9 +17,9 @@ runs every check and writes the report JSON to ``request["report"]``:
   ``tolerance``: max abs difference allowed against the reference;
   ``eval_outputs`` (optional): where to write ``serving_default`` 's
   outputs named in ``eval_output_keys`` on every eval example, in file
-  order (JSON ``{key: [value per example]}``): the run report's
-  predictions, from the process that loads the model as TF Serving does,
-  so the report need not load it a second time.
+  order (see `write_eval_outputs`): the run report's predictions, from the
+  process that loads the model as TF Serving does, so the report need not
+  load it a second time.
 
 The report: ``{"checks": [{"name", "passed", "detail"}], "latency_ms":
 {...}, "project_importable": bool}``. Stands alone on purpose: importing
