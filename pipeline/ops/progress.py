@@ -15,8 +15,9 @@ from noisy_rnn.pipeline.ops.run_records import (FINAL_STATES, STATE_NAMES,
 from noisy_rnn.schemas import contracts
 
 HEARTBEAT_SECONDS = 30  # without a live line: "still running" this often
-# Running this long, a component is executing (see `ProgressMonitor`).
-EXECUTING_SECONDS = 1.0
+# Running this long, a component is executing, not being served from the
+# cache (see `ProgressMonitor`): a margin over the cache lookup's milliseconds.
+EXECUTING_SECONDS = 2.0
 
 
 class ProgressMonitor(threading.Thread):
