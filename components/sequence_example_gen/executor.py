@@ -286,8 +286,9 @@ def split_rule(pickled_keys, spec, fraction, seed):
     with an ``eval_fraction``, the first line of the earliest sequence in
     the eval part (`_eval_cutoff_line`). ``cutoffs``: with a validation
     ``fraction``, the `rules.validation_cutoffs` of the training
-    sequences, stratified by class in classification. Chosen before the examples are built, so a
-    bucket's examples are written as they are built (no second pass)."""
+    sequences, stratified by class in classification. Chosen before the
+    examples are built, so a bucket's examples are written as they are
+    built (no second pass)."""
     keys = _merged_keys(pickled_keys)
     cut = None
     if spec.eval_fraction is not None:

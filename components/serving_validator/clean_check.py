@@ -230,7 +230,11 @@ def check_latency(latency, budgets, steps=BUDGET_STEPS):
 def run_checks(request):
     loaded = tf.saved_model.load(request["model_dir"])
     signatures = dict(loaded.signatures)
-    records = read_records(request["examples"])
+    # Every eval example when their outputs are asked for (one read).
+    every = read_records(request["examples"],
+                         limit=-1 if request.get("eval_outputs")
+                         else MAX_EXAMPLES)
+    records = every[:MAX_EXAMPLES]
     default = signatures["serving_default"]
     batch = tf.constant(records)
     calls = {"serving_default": lambda: default(examples=batch)}
@@ -255,18 +259,17 @@ def run_checks(request):
     checks.append(check_latency(latency, request["budgets_ms"],
                                 int(tf.reduce_max(lengths))))
     if request.get("eval_outputs"):
-        write_eval_outputs(default, request)
+        write_eval_outputs(default, every, request)
     return {"checks": checks, "latency_ms": latency,
             "examples": len(records), "signatures": sorted(signatures),
             "project_importable": _project_importable()}
 
 
-def write_eval_outputs(default, request):
+def write_eval_outputs(default, records, request):
     """``default`` 's outputs named in ``request["eval_output_keys"]``
-    (those the model has), one value per eval example in file order, as
-    JSON ``{"examples": count, "outputs": {key: [...]}}`` at
-    ``request["eval_outputs"]``."""
-    records = read_records(request["examples"], limit=-1)
+    (those the model has), one value per record of ``records`` (every eval
+    example, in file order), as JSON ``{"examples": count, "outputs": {key:
+    [...]}}`` at ``request["eval_outputs"]``."""
     found = {}
     for start in range(0, len(records), OUTPUTS_BATCH):
         outputs = default(examples=tf.constant(

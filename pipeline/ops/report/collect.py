@@ -213,20 +213,20 @@ def _eval_records(examples_uri):
 
 def served_outputs(path, count):
     """The ServingValidator's ``serving_default`` outputs on the eval split
-    (`contracts.SERVING_EVAL_OUTPUTS`, written by its clean process) as
-    ``{output: array}``, or None when absent or not for ``count``
-    examples."""
+    (`contracts.SERVING_EVAL_OUTPUTS`, written by its clean process):
+    ``{output: [value per example]}``, classes decoded; None when absent or
+    not for ``count`` examples."""
     found = read_json(os.path.dirname(path), os.path.basename(path)) \
         if path else None
     if not found or found.get("examples") != count:
         return None
-    return {key: np.asarray(values)
-            for key, values in found["outputs"].items()}
+    return found["outputs"]
 
 
 def _model_outputs(model_uri, records, key):
-    """``{key: array, least_squares_ar: array (if the model has it)}``
-    from the model's ``serving_default`` on ``records``."""
+    """``{key: [...], least_squares_ar: [...] (if the model has it)}``
+    from the model's ``serving_default`` on ``records``, as
+    `served_outputs` gives them."""
     import tensorflow as tf
     model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
     serve = model.signatures[contracts.SERVING_DEFAULT]
@@ -238,7 +238,9 @@ def _model_outputs(model_uri, records, key):
             if name in result:  # the AR: not in older models
                 outputs.setdefault(name, []).append(
                     result[name].numpy().reshape(-1))
-    return {name: np.concatenate(parts) for name, parts in outputs.items()}
+    return {name: [v.decode() if isinstance(v, bytes) else v
+                   for v in np.concatenate(parts).tolist()]
+            for name, parts in outputs.items()}
 
 
 def predictions(output, model_uri, model_id, examples_uri, spec,
@@ -272,8 +274,7 @@ def predictions(output, model_uri, model_id, examples_uri, spec,
     if spec.task == "classification":
         found = {"truth": [e[spec.label].bytes_list.value[0].decode()
                            for e in examples],
-                 "predicted": [p.decode() if isinstance(p, bytes) else p
-                               for p in predicted]}
+                 "predicted": predicted}
     else:
         label = spec.label_feature
         found = {"actual": [e[label].float_list.value[0] for e in examples],
